@@ -91,14 +91,15 @@ class PReLU(Module):
     """Parametric ReLU, ``max(a*x, x)``, with the slope ``a`` learned by backprop.
 
     ``num_parameters=1`` shares one slope; ``num_parameters=C`` learns one per channel
-    (axis 1), as in PyTorch. Slopes start at ``init`` (0.25 in He et al. 2015).
+    (axis 1), as in PyTorch. Slopes start at ``init`` (0.25 in He et al. 2015) and are
+    stored as ``weight`` (PyTorch's name, so state dicts map one to one).
     """
 
     def __init__(self, num_parameters: int = 1, init: float = 0.25, dtype=DEFAULT_DTYPE):
         super().__init__()
         check_positive_int("PReLU", "num_parameters", num_parameters)
         self.num_parameters = int(num_parameters)
-        self.slope = Parameter(np.full(self.num_parameters, init, dtype=as_float_dtype(dtype)))
+        self.weight = Parameter(np.full(self.num_parameters, init, dtype=as_float_dtype(dtype)))
         self._cache = None
 
     def get_config(self) -> dict:
@@ -110,15 +111,15 @@ class PReLU(Module):
     def forward(self, x):
         if self.num_parameters > 1:
             self.check_input(x, ndims=(2, 3, 4), size=self.num_parameters, what="channels")
-        out, self._cache = F.prelu_forward(x, self.slope.data)
+        out, self._cache = F.prelu_forward(x, self.weight.data)
         return out
 
     def backward(self, dout):
         if self._cache is None:
             raise RuntimeError(f"{self.short_repr()}: backward called before forward")
         dx, dslope = F.prelu_backward(dout, self._cache)
-        if self.slope.requires_grad:
-            self.slope.accumulate_grad(dslope.astype(self.slope.dtype, copy=False))
+        if self.weight.requires_grad:
+            self.weight.accumulate_grad(dslope.astype(self.weight.dtype, copy=False))
         return dx
 
 
