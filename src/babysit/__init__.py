@@ -4,9 +4,15 @@ Every layer has an explicit, gradient-checked forward and backward pass; the lib
 runs the sanity checks an expert runs by hand and says in plain words what to try.
 """
 
-from babysit import functional, gradcheck, init, nn
+from babysit import data, evaluation, functional, gradcheck, init, nn, optim, schedules
+from babysit.diagnostics.lr_finder import find_lr
+from babysit.diagnostics.preflight import check
 from babysit.serialization import load
+from babysit.train import History, Trainer
 
 __version__ = "0.1.0"
 
-__all__ = ["functional", "gradcheck", "init", "load", "nn", "__version__"]
+__all__ = [
+    "History", "Trainer", "__version__", "check", "data", "evaluation", "find_lr", "functional", "gradcheck", "init",
+    "load", "nn", "optim", "schedules",
+]

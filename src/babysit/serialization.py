@@ -32,7 +32,7 @@ _METADATA_KEY = "__metadata__"
 def save_arrays(path, arrays: dict[str, np.ndarray], metadata: dict) -> None:
     """Write ``arrays`` and JSON ``metadata`` to ``path`` atomically (temp file + rename)."""
     path = Path(path)
-    arrays = {name: np.ascontiguousarray(value) for name, value in arrays.items()}
+    arrays = {name: np.asarray(value, order="C") for name, value in arrays.items()}  # keeps 0-d arrays 0-d
     for name, value in arrays.items():
         if value.dtype.hasobject:
             raise TypeError(f"cannot save array '{name}' of dtype object: only numeric arrays are stored")

@@ -127,8 +127,8 @@ class Trainer:
 
     # ------------------------------------------------------------------ helpers
     def current_lr(self) -> float:
-        return float(self.optimizer.param_groups[0]["lr"]) if not callable(
-            self.optimizer.param_groups[0]["lr"]) else float(self.optimizer.param_groups[0]["lr"](self.step))
+        lr = self.optimizer.param_groups[0]["lr"]
+        return float(lr(self.optimizer.step_count) if callable(lr) else lr)
 
     def _set_lr(self, lr: float) -> None:
         for group in self.optimizer.param_groups:

@@ -1,0 +1,5 @@
+"""``python -m babysit`` runs the command line."""
+
+from babysit.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""The lectures' experiments, one file each."""
