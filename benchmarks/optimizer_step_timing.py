@@ -94,7 +94,7 @@ def babysit_rows(rounds: int, rng) -> None:
 
 def torch_rows(rounds: int) -> None:
     try:
-        import torch
+        import torch  # noqa: PLC0415 - optional reference
     except ImportError:
         print("\n(torch not installed: no PyTorch reference)")
         return

@@ -92,7 +92,7 @@ class Plan(NamedTuple):
 
     out_size: tuple
     taps: tuple
-    full: bool  # every tap covers every output position (no padding reached)
+    full: bool  # every tap covers every output position: no window reaches into the padding
     tiles: bool  # the taps' input regions partition the input exactly (stride == kernel, no padding)
     identity: bool  # 1x1 kernel, stride 1, no padding: cols is the input itself
     cover: int  # position in ``taps`` of a tap reading every input position once, or -1
@@ -193,6 +193,17 @@ def col2im(dcols, geometry: Plan, shape):
 
 
 # ------------------------------------------------------------------ forward/backward
+class ConvCache(NamedTuple):
+    """What the backward pass of a convolution needs from its forward pass."""
+
+    cols: object  # (C_in*kh*kw [+ 1 row of ones], H_out*W_out*N)
+    weight: object
+    geometry: Plan
+    x_shape: tuple
+    has_bias: bool
+    ones_row: bool  # cols ends with the row of ones that carries the bias
+
+
 def conv_forward_internal(x, weight, bias, stride, padding, dilation, workspace=None):
     """Convolution on the internal layout: x (C_in, H, W, N), weight (C_out, C_in, kh, kw).
 
@@ -207,20 +218,22 @@ def conv_forward_internal(x, weight, bias, stride, padding, dilation, workspace=
     c_out, kernel = weight.shape[0], weight.shape[2:]
     geometry = plan(x.shape[1:3], kernel, stride, padding, dilation)
     w = weight.reshape(c_out, -1)
+    has_bias = bias is not None
     if geometry.identity:  # 1x1, stride 1: the input is its own im2col
-        out = w @ x.reshape(c_in, -1)
-        if bias is not None:
+        cols = x.reshape(c_in, -1)
+        out = w @ cols
+        if has_bias:
             out += bias[:, None]
-        cache = (x.reshape(c_in, -1), weight, geometry, x.shape, bias is not None, False)
-        return out.reshape(c_out, *geometry.out_size, n), cache
-    rows, ones = w.shape[1], bias is not None
-    columns = geometry.out_size[0] * geometry.out_size[1] * n
-    key = (x.shape, x.dtype, kernel, stride, padding, dilation, ones)  # one geometry per buffer: pads stay 0
-    cols = _buffer(workspace, "cols", key, (rows + ones, columns), x.dtype, xp, fresh=_fill_last_row if ones else None)
+        return out.reshape(c_out, *geometry.out_size, n), ConvCache(cols, weight, geometry, x.shape, has_bias, False)
+    rows, columns = w.shape[1], geometry.out_size[0] * geometry.out_size[1] * n
+    key = (x.shape, x.dtype, kernel, stride, padding, dilation, has_bias)  # one geometry per buffer: pads stay 0
+    cols = _buffer(workspace, "cols", key, (rows + has_bias, columns), x.dtype, xp,
+                   fresh=_fill_last_row if has_bias else None)
     im2col(x, geometry, kernel[0] * kernel[1], out=cols[:rows].reshape(c_in, -1, *geometry.out_size, n))
-    if ones:
+    if has_bias:
         w = xp.concatenate((w, bias[:, None]), axis=1)
-    return (w @ cols).reshape(c_out, *geometry.out_size, n), (cols, weight, geometry, x.shape, ones, ones)
+    out = (w @ cols).reshape(c_out, *geometry.out_size, n)
+    return out, ConvCache(cols, weight, geometry, x.shape, has_bias, has_bias)
 
 
 def _fill_last_row(array):
@@ -235,15 +248,15 @@ def conv_backward_internal(dout, cache, *, need_input=True, need_weight=True, ne
     """
     xp = namespace(dout)
     cols, weight, geometry, x_shape, has_bias, ones_row = cache
-    need_bias = need_bias and has_bias
     c_out, rows = weight.shape[0], cols.shape[0] - ones_row
     d = dout.reshape(c_out, -1)
     dweight = dbias = dx = None
-    if need_weight or (need_bias and ones_row):
+    if need_weight:
         grads = (cols @ d.T).T  # this orientation of the GEMM runs 10-20% faster in OpenBLAS
-        dweight = xp.ascontiguousarray(grads[:, :rows]).reshape(weight.shape) if need_weight else None
-        dbias = grads[:, rows].copy() if need_bias and ones_row else None
-    if need_bias and dbias is None:
+        dweight = xp.ascontiguousarray(grads[:, :rows]).reshape(weight.shape)
+        if need_bias and ones_row:
+            dbias = grads[:, rows].copy()
+    if need_bias and has_bias and dbias is None:
         dbias = d.sum(axis=1)
     if need_input:
         w = weight.reshape(c_out, -1)

@@ -45,7 +45,7 @@ def check_spatial(module: Module, x, kernel, stride, padding, dilation) -> None:
 
 
 class _ConvNd(Module):
-    """Shared body of Conv1d and Conv2d; ``spatial_dims`` is 1 or 2."""
+    """Shared body of Conv1d and Conv2d: ``spatial_dims`` and the kernels come from the subclass."""
 
     spatial_dims = 2
 
@@ -79,25 +79,19 @@ class _ConvNd(Module):
                 text += f", {name}={describe(value)}"
         return text + ("" if self.bias is not None else ", bias=False")
 
-    def _geometry(self):
-        if self.spatial_dims == 1:
-            return self.stride[0], self.padding[0], self.dilation[0]
-        return self.stride, self.padding, self.dilation
-
     def forward(self, x):
         self.check_input(x, ndims=(self.spatial_dims + 2,), size=self.in_channels, what="channels",
                          dtype=self.weight.dtype)
         check_spatial(self, x, self.kernel_size, self.stride, self.padding, self.dilation)
-        forward = kernels.conv1d_forward if self.spatial_dims == 1 else kernels.conv2d_forward
         bias = None if self.bias is None else self.bias.data
-        out, self._cache = forward(x, self.weight.data, bias, *self._geometry(), workspace=self._workspace)
+        out, self._cache = self.forward_kernel(x, self.weight.data, bias, self.stride, self.padding, self.dilation,
+                                               workspace=self._workspace)
         return out
 
     def backward(self, dout):
         if self._cache is None:
             raise RuntimeError(f"{self.short_repr()}: backward called before forward")
-        backward = kernels.conv1d_backward if self.spatial_dims == 1 else kernels.conv2d_backward
-        dx, dweight, dbias = backward(
+        dx, dweight, dbias = self.backward_kernel(
             dout, self._cache,
             need_input=self.needs_input_grad,
             need_weight=self.weight.requires_grad,
@@ -141,6 +135,8 @@ class Conv2d(_ConvNd):
     """
 
     spatial_dims = 2
+    forward_kernel = staticmethod(kernels.conv2d_forward)
+    backward_kernel = staticmethod(kernels.conv2d_backward)
 
 
 class Conv1d(_ConvNd):
@@ -151,3 +147,5 @@ class Conv1d(_ConvNd):
     """
 
     spatial_dims = 1
+    forward_kernel = staticmethod(kernels.conv1d_forward)
+    backward_kernel = staticmethod(kernels.conv1d_backward)

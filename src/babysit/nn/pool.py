@@ -33,15 +33,10 @@ class _PoolNd(Module):
             text += f", padding={describe(self.padding)}"
         return text
 
-    def _arguments(self):
-        if self.spatial_dims == 1:
-            return self.kernel_size[0], self.stride[0], self.padding[0]
-        return self.kernel_size, self.stride, self.padding
-
     def forward(self, x):
         self.check_input(x, ndims=(self.spatial_dims + 2,))
         check_spatial(self, x, self.kernel_size, self.stride, self.padding, (1,) * self.spatial_dims)
-        out, self._cache = self.forward_kernel(x, *self._arguments())
+        out, self._cache = self.forward_kernel(x, self.kernel_size, self.stride, self.padding)
         return out
 
     def backward(self, dout):

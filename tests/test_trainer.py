@@ -1,0 +1,108 @@
+"""The Trainer: it learns, it is reproducible bit for bit, and it rejects bad data clearly."""
+
+import numpy as np
+import pytest
+
+from babysit import nn, optim, schedules
+from babysit.data import mnist1d
+from babysit.demo import mnist1d_mlp, run_demo
+from babysit.errors import InputError
+from babysit.train import History, Trainer
+
+
+def blobs(seed=0, n=300):
+    centers = np.random.default_rng(123).standard_normal((3, 5)) * 3  # the same classes in every split
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 3, n)
+    return (centers[y] + rng.standard_normal((n, 5))).astype(np.float32), y
+
+
+def small_trainer(seed=0, **kwargs):
+    rng = np.random.default_rng(seed)
+    model = nn.Sequential(nn.Linear(5, 16, rng=rng), nn.ReLU(), nn.Linear(16, 3, rng=rng))
+    return Trainer(model, nn.SoftmaxCrossEntropy(), optim.SGD(model.parameters(), lr=0.05, momentum=0.9),
+                   batch_size=32, rng=rng, verbose=False, **kwargs)
+
+
+def test_fit_learns_and_records_history():
+    trainer = small_trainer()
+    history = trainer.fit(blobs(0), val=blobs(1), epochs=5)
+    assert len(history.epochs) == 5 and len(history.batch_loss) == 5 * 10
+    assert history.epochs[-1]["loss"] < history.epochs[0]["loss"]
+    assert history.metric("val_accuracy")[-1] > 0.9
+    assert trainer.evaluate(*blobs(2))["accuracy"] > 0.9
+
+
+def test_same_seed_gives_bit_identical_weights():
+    first, second = small_trainer(7), small_trainer(7)
+    first.fit(blobs(0), epochs=2)
+    second.fit(blobs(0), epochs=2)
+    for (name, p), (_, q) in zip(first.model.named_parameters(), second.model.named_parameters(), strict=True):
+        assert p.data.tobytes() == q.data.tobytes(), name
+    third = small_trainer(8)
+    third.fit(blobs(0), epochs=2)
+    assert third.model[0].weight.data.tobytes() != first.model[0].weight.data.tobytes()
+
+
+def test_schedule_sets_the_learning_rate_per_batch():
+    trainer = small_trainer(schedule=schedules.step_decay(0.1, step_size=10, gamma=0.5))
+    trainer.fit(blobs(0), epochs=2)  # 20 steps: the last used step 19 -> 0.05
+    assert trainer.history.epochs[-1]["lr"] == pytest.approx(0.05)
+
+
+def test_penalty_is_part_of_the_loss():
+    plain, regularized = small_trainer(0), small_trainer(0, penalties=[nn.L2Penalty(1.0)])
+    x, y = blobs(0)
+    assert regularized.train_step(x[:32], y[:32])[0] > plain.train_step(x[:32], y[:32])[0]
+
+
+@pytest.mark.parametrize(
+    ("train", "pattern"),
+    [
+        ((np.zeros((10, 5), np.float32), np.zeros(9, int)), "x has 10 examples but y has 9"),
+        ((np.full((10, 5), np.nan, np.float32), np.zeros(10, int)), "NaN or infinite"),
+        (np.zeros((10, 5)), "pair"),
+        ((np.array([["a"] * 5] * 10), np.zeros(10, int)), "numeric"),
+    ],
+)
+def test_bad_training_data_is_named(train, pattern):
+    with pytest.raises(InputError, match=pattern):
+        small_trainer().fit(train, epochs=1)
+
+
+def test_predict_batches_and_restores_mode():
+    trainer = small_trainer()
+    x, _ = blobs(0)
+    scores = trainer.predict(x, batch_size=7)
+    assert scores.shape == (300, 3) and trainer.model.training
+    np.testing.assert_allclose(scores, trainer.model(x), rtol=1e-6)
+
+
+def test_history_round_trips_json_and_csv(tmp_path):
+    history = small_trainer().fit(blobs(0), epochs=2)
+    history.save_json(tmp_path / "h.json")
+    assert History.load_json(tmp_path / "h.json").to_dict() == history.to_dict()
+    history.save_csv(tmp_path / "h.csv")
+    assert (tmp_path / "h.csv").read_text().splitlines()[0].startswith("epoch,loss,train_accuracy")
+    assert history.best("loss", mode="min")["loss"] == min(history.metric("loss"))
+
+
+def test_data_float64_is_cast_to_the_model_dtype():
+    trainer = small_trainer()
+    x, y = blobs(0)
+    trainer.fit((x.astype(np.float64), y), epochs=1)
+    assert trainer.model[0].weight.dtype == np.float32
+
+
+@pytest.mark.slow
+def test_demo_reaches_the_published_mlp_baseline():
+    """The README's `babysit demo`: the MNIST-1D MLP must reach >= 65% test accuracy (paper: 68%)."""
+    result = run_demo(verbose=False)
+    assert result["test_accuracy"] >= 0.65
+
+
+def test_demo_model_is_the_published_architecture():
+    model = mnist1d_mlp(0)
+    assert [layer.short_repr() for layer in model] == [
+        "Linear(40 -> 100)", "ReLU()", "Linear(100 -> 100)", "ReLU()", "Linear(100 -> 10)"]
+    assert mnist1d().x_train.shape == (4000, 40)
