@@ -139,7 +139,7 @@ def test_conv1d_matches_torch(torch, config):
         np.testing.assert_allclose(ours, theirs, rtol=1e-10, atol=1e-12)
 
 
-POOLS = [(2, None, 0), (3, 2, 1), ((2, 3), (1, 2), (1, 0)), (3, None, 0), (2, 1, 1)]
+POOLS = [(2, None, 0), (3, 2, 1), ((2, 3), (1, 2), (1, 0)), (3, None, 0), (2, 1, 1), ((2, 4), None, 0)]
 
 
 @pytest.mark.torch
@@ -147,7 +147,7 @@ POOLS = [(2, None, 0), (3, 2, 1), ((2, 3), (1, 2), (1, 0)), (3, None, 0), (2, 1,
 @pytest.mark.parametrize("kernel, stride, padding", POOLS, ids=str)
 def test_pool2d_matches_torch_including_ties(torch, kind, kernel, stride, padding):
     rng = np.random.default_rng(2)
-    x = rng.integers(-2, 3, size=(3, 2, 9, 10)).astype(np.float64)  # many ties
+    x = rng.integers(-2, 3, size=(3, 2, 10, 12)).astype(np.float64)  # many ties; 2x2 windows tile it
     pool = (nn.MaxPool2d if kind == "max" else nn.AvgPool2d)(kernel, stride=stride, padding=padding)
     out = pool(x)
     dout = rng.standard_normal(out.shape)
@@ -159,10 +159,10 @@ def test_pool2d_matches_torch_including_ties(torch, kind, kernel, stride, paddin
 
 @pytest.mark.torch
 @pytest.mark.parametrize("kind", ["max", "avg"])
-@pytest.mark.parametrize("kernel, stride, padding", [(2, None, 0), (3, 2, 1), (4, 1, 2)], ids=str)
+@pytest.mark.parametrize("kernel, stride, padding", [(2, None, 0), (3, 2, 1), (4, 1, 2), (5, None, 0)], ids=str)
 def test_pool1d_matches_torch_including_ties(torch, kind, kernel, stride, padding):
     rng = np.random.default_rng(3)
-    x = rng.integers(-2, 3, size=(3, 2, 11)).astype(np.float64)
+    x = rng.integers(-2, 3, size=(3, 2, 12)).astype(np.float64)
     pool = (nn.MaxPool1d if kind == "max" else nn.AvgPool1d)(kernel, stride=stride, padding=padding)
     out = pool(x)
     dout = rng.standard_normal(out.shape)

@@ -106,3 +106,33 @@ def test_demo_model_is_the_published_architecture():
     assert [layer.short_repr() for layer in model] == [
         "Linear(40 -> 100)", "ReLU()", "Linear(100 -> 100)", "ReLU()", "Linear(100 -> 10)"]
     assert mnist1d().x_train.shape == (4000, 40)
+
+
+def test_callbacks_see_every_hook_and_can_stop_training():
+    from babysit.train.callbacks import Callback
+
+    class Recorder(Callback):
+        def __init__(self):
+            self.calls = []
+
+        def on_train_begin(self, trainer, logs):
+            self.calls.append(("train_begin", logs["epochs"]))
+
+        def on_batch_end(self, trainer, logs):
+            self.calls.append(("batch_end", logs["step"]))
+            if logs["step"] == 12:
+                trainer.stop_training = True
+
+        def on_epoch_end(self, trainer, logs):
+            self.calls.append(("epoch_end", logs["epoch"]))
+
+        def on_train_end(self, trainer, logs):
+            self.calls.append(("train_end", logs["stopped_early"]))
+
+    recorder = Recorder()
+    trainer = small_trainer(callbacks=[recorder])
+    trainer.fit(blobs(0), epochs=5)
+    assert recorder.calls[0] == ("train_begin", 5)
+    assert ("epoch_end", 1) in recorder.calls and ("epoch_end", 3) not in recorder.calls
+    assert recorder.calls[-1] == ("train_end", True)
+    assert trainer.step == 13 and len(trainer.history.epochs) == 2

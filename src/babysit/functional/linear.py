@@ -29,7 +29,12 @@ def linear_backward(dout, cache, *, need_input=True, need_weight=True, need_bias
     needed (frozen weights, the data input) are returned as ``None`` and never computed.
     """
     x, weight = cache
-    dx = dout @ weight if need_input else None
+    dx = None
+    if need_input:
+        # Hand dx back in the memory order x came in: after a batch-innermost conv stack,
+        # Flatten's zero-copy view is column-major, and so the whole backward stays copy-free.
+        column_major = x.flags.f_contiguous and not x.flags.c_contiguous
+        dx = (weight.T @ dout.T).T if column_major else dout @ weight
     dweight = dout.T @ x if need_weight else None
     dbias = dout.sum(axis=0) if need_bias else None
     return dx, dweight, dbias

@@ -12,6 +12,7 @@ import numpy as np
 
 from babysit.backend import as_rng
 from babysit.errors import InputError
+from babysit.train.callbacks.base import CallbackList
 from babysit.train.history import History
 
 
@@ -28,6 +29,8 @@ class Trainer:
         or each epoch (``"epoch"``).
     penalties : sequence of L1Penalty / L2Penalty
         Added to the data loss (regularization in the loss).
+    callbacks : sequence of Callback
+        Hooks run at the start and end of training, epochs and batches.
     batch_size : int
     rng : None, int or Generator
         Shuffles the training set every epoch.
@@ -36,7 +39,7 @@ class Trainer:
     """
 
     def __init__(self, model, loss, optimizer, *, schedule=None, schedule_per: str = "batch", penalties=(),
-                 batch_size: int = 128, rng=None, verbose: bool = True):
+                 callbacks=(), batch_size: int = 128, rng=None, verbose: bool = True):
         if schedule_per not in ("batch", "epoch"):
             raise ValueError(f"Trainer: schedule_per must be 'batch' or 'epoch', got {schedule_per!r}")
         if not isinstance(batch_size, int) or batch_size < 1:
@@ -44,6 +47,8 @@ class Trainer:
         self.model, self.loss, self.optimizer = model, loss, optimizer
         self.schedule, self.schedule_per = schedule, schedule_per
         self.penalties = list(penalties)
+        self.callbacks = CallbackList(callbacks)
+        self.stop_training = False
         self.batch_size = batch_size
         self.rng = as_rng(rng)
         self.verbose = verbose
@@ -57,19 +62,24 @@ class Trainer:
         x, y = self._prepare(train, "train")
         val = None if val is None else self._prepare(val, "val")
         self.model.needs_input_grad = False
-        for _ in range(epochs):
+        self.stop_training = False
+        self.callbacks.call("on_train_begin", self, {"epochs": epochs})
+        while self.epoch < epochs and not self.stop_training:
             self.epoch += 1
             started = time.perf_counter()
+            self.callbacks.call("on_epoch_begin", self, {"epoch": self.epoch})
             if self.schedule is not None and self.schedule_per == "epoch":
                 self._set_lr(self.schedule(self.epoch - 1))
             loss, accuracy = self._train_epoch(x, y, epochs)
             row = {"epoch": self.epoch, "loss": loss, "train_accuracy": accuracy}
             if val is not None:
                 metrics = self.evaluate(*val)
-                row.update(val_loss=metrics["loss"], val_accuracy=metrics["accuracy"])
+                row.update(val_loss=metrics["loss"], val_accuracy=metrics.get("accuracy"))
             row.update(lr=self.current_lr(), seconds=time.perf_counter() - started)
             self.history.epochs.append(row)
             self._print_epoch(row, epochs)
+            self.callbacks.call("on_epoch_end", self, row)
+        self.callbacks.call("on_train_end", self, {"stopped_early": self.stop_training})
         return self.history
 
     def train_step(self, x_batch, y_batch) -> tuple[float, np.ndarray]:
@@ -93,15 +103,22 @@ class Trainer:
         starts = range(0, len(x), self.batch_size)
         bar = self._progress(starts, f"epoch {self.epoch}/{epochs}")
         total_loss = correct = seen = 0
-        for start in bar:
+        for batch, start in enumerate(bar):
+            if self.stop_training:
+                break
             index = order[start:start + self.batch_size]
+            self.callbacks.call("on_batch_begin", self, {"step": self.step, "batch": batch})
             loss, scores = self.train_step(x[index], y[index])
+            self.callbacks.call("on_batch_end", self, {"step": self.step - 1, "batch": batch, "loss": loss,
+                                                       "lr": self.current_lr()})
             total_loss += loss * len(index)
             if self.loss.takes_labels:
                 correct += int((scores.argmax(axis=1) == y[index]).sum())
             seen += len(index)
             if hasattr(bar, "set_postfix_str"):
                 bar.set_postfix_str(f"loss {loss:.3f}", refresh=False)
+        if not seen:  # stopped before the first batch of the epoch
+            return float("nan"), None
         return total_loss / seen, (correct / seen if self.loss.takes_labels else None)
 
     # ---------------------------------------------------------------- inference
