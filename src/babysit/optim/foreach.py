@@ -46,6 +46,10 @@ def foreach(kernel: Callable, arrays: Sequence, *, scratch: int = 1, **coefficie
     on the whole arrays.
     """
     first = arrays[0]
+    if first.size <= CHUNK:  # one chunk: skip the slicing, it costs more than the arithmetic on small arrays
+        buffers = _scratch(xp(first), scratch, first.size, first.dtype)
+        kernel(*arrays, *(b[: first.size].reshape(first.shape) for b in buffers), **coefficients)
+        return
     if not all(a is None or a.flags.c_contiguous for a in arrays):
         buffers = [xp(first).empty(first.shape, first.dtype) for _ in range(scratch)]
         kernel(*arrays, *buffers, **coefficients)

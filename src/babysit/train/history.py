@@ -3,47 +3,79 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
+import os
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 
 @dataclass
 class History:
-    """``batch_loss`` holds every mini-batch loss; ``epochs`` one dict of metrics per epoch
-    (``epoch``, ``loss``, ``train_accuracy``, ``val_loss``, ``val_accuracy``, ``lr``, ``seconds``)."""
+    """What a run did.
+
+    ``batch_loss`` holds every mini-batch loss; ``epochs`` one dict of metrics per epoch
+    (``epoch``, ``loss``, ``train_accuracy``, ``val_loss``, ``val_accuracy``, ``lr``,
+    ``seconds``); ``stop_reason`` says why training stopped before its last epoch (early
+    stopping, explosion guard, a non-finite loss), or is ``None``.
+    """
 
     batch_loss: list[float] = field(default_factory=list)
     epochs: list[dict] = field(default_factory=list)
+    stop_reason: str | None = None
 
     def metric(self, name: str) -> list:
         """One metric over the epochs, e.g. ``history.metric("val_accuracy")``."""
         return [row.get(name) for row in self.epochs]
 
     def best(self, name: str = "val_accuracy", mode: str = "max") -> dict | None:
+        """The epoch row where ``name`` is highest (``mode="max"``) or lowest (``"min"``)."""
         rows = [row for row in self.epochs if row.get(name) is not None]
         if not rows:
             return None
         return (max if mode == "max" else min)(rows, key=lambda row: row[name])
 
     def to_dict(self) -> dict:
-        return {"batch_loss": list(self.batch_loss), "epochs": [dict(row) for row in self.epochs]}
+        return {"batch_loss": list(self.batch_loss), "epochs": [dict(row) for row in self.epochs],
+                "stop_reason": self.stop_reason}
 
     @classmethod
     def from_dict(cls, data: dict) -> History:
-        return cls(batch_loss=list(data.get("batch_loss", [])), epochs=[dict(row) for row in data.get("epochs", [])])
+        return cls(batch_loss=list(data.get("batch_loss", [])), epochs=[dict(row) for row in data.get("epochs", [])],
+                   stop_reason=data.get("stop_reason"))
 
     def save_json(self, path) -> None:
-        Path(path).write_text(json.dumps(self.to_dict(), indent=1))
+        """Write the whole history (per-batch losses included) atomically."""
+        _write_atomically(path, json.dumps(self.to_dict(), indent=1))
 
     @classmethod
     def load_json(cls, path) -> History:
         return cls.from_dict(json.loads(Path(path).read_text()))
 
-    def save_csv(self, path) -> None:
-        """Per-epoch metrics, one row per epoch (the per-batch losses stay in the JSON)."""
+    def to_csv(self, separator: str = ",") -> str:
+        """Per-epoch metrics as CSV text, one row per epoch (the per-batch losses stay in the JSON)."""
         columns = list(dict.fromkeys(key for row in self.epochs for key in row))
-        with open(path, "w", newline="") as stream:
-            writer = csv.DictWriter(stream, fieldnames=columns)
-            writer.writeheader()
-            writer.writerows(self.epochs)
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=columns, delimiter=separator, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(self.epochs)
+        return buffer.getvalue()
+
+    def save_csv(self, path, separator: str = ",") -> None:
+        """Write :meth:`to_csv` atomically."""
+        _write_atomically(path, self.to_csv(separator))
+
+
+def _write_atomically(path, text: str) -> None:
+    """Temp file + rename, so a reader (or a killed run) never sees half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", newline="") as stream:
+            stream.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

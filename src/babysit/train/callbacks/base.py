@@ -9,15 +9,22 @@ class Callback:
     Each receives the trainer (its ``model``, ``optimizer``, ``history``, ``step``,
     ``epoch``) and a ``logs`` dict:
 
-    - ``on_train_begin(trainer, logs)``: ``{"epochs": total}``
-    - ``on_epoch_begin(trainer, logs)``: ``{"epoch": e}`` (1-based)
+    - ``on_train_begin(trainer, logs)``: ``{"epochs": total, "resumed": bool}``
+    - ``on_epoch_begin(trainer, logs)``: ``{"epoch": e, "batch": b}`` (e 1-based; b is 0, or
+      the batch a resumed epoch continues from)
     - ``on_batch_begin(trainer, logs)``: ``{"step": s, "batch": b}`` before the forward pass
     - ``on_batch_end(trainer, logs)``: ``{"step", "batch", "loss", "lr"}`` after the update;
       parameter gradients are still in ``p.grad``
     - ``on_epoch_end(trainer, logs)``: the epoch's row of the history (loss, accuracies, lr)
-    - ``on_train_end(trainer, logs)``: ``{"stopped_early": bool}``
+    - ``on_train_end(trainer, logs)``: ``{"stopped_early": bool, "stop_reason": str or None}``
 
-    Set ``trainer.stop_training = True`` to stop after the current batch.
+    Call ``trainer.stop(reason, details)`` (or set ``trainer.stop_training = True``) to
+    stop after the current batch.
+
+    A callback whose state matters to the rest of the run (a best value, a counter)
+    returns it from :meth:`state_dict`; the trainer's checkpoints store it, and a resumed
+    run calls :meth:`load_state_dict` right after ``on_train_begin`` (so resetting state
+    in ``on_train_begin`` is fine).
     """
 
     def on_train_begin(self, trainer, logs):
@@ -39,8 +46,9 @@ class Callback:
         pass
 
     def state_dict(self) -> dict:
-        """JSON-able state saved in checkpoints (e.g. EarlyStopping's best value), so a
-        resumed run continues exactly; stateless callbacks return ``{}``."""
+        """State saved in checkpoints (e.g. EarlyStopping's best value), so a resumed run
+        continues exactly: nested dicts (string keys) and lists of JSON values and numpy
+        arrays. Stateless callbacks return ``{}``."""
         return {}
 
     def load_state_dict(self, state: dict) -> None:
