@@ -335,9 +335,9 @@ def test_sigkilled_training_resumes_to_bit_identical_weights(tmp_path):
     first = read_checkpoint(last) if last.exists() else read_checkpoint(previous_path(last))
     assert first.metadata["epoch_progress"] is not None, "the kill should land mid-epoch"
 
-    seen = last.stat().st_mtime_ns
+    seen = last.stat().st_ino  # each checkpoint is a new file renamed into place
     run = _worker(killed, "--resume", "--sleep", "0.01")
-    _wait_for(lambda: last.exists() and last.stat().st_mtime_ns != seen, run)
+    _wait_for(lambda: last.exists() and last.stat().st_ino != seen, run)
     time.sleep(0.05)
     _kill(run)  # again, at whatever instant the run is in
 

@@ -188,6 +188,32 @@ def test_report_of_a_real_short_training_run(tmp_path):
     assert "Update / weight ratio: monitors.json not found" in text
 
 
+def test_report_of_a_babysat_run_draws_the_monitor_plots(tmp_path):
+    monitors = pytest.importorskip("babysit.diagnostics.monitors")
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((200, 8)).astype(np.float32)
+    y = (x[:, 0] + x[:, 1] > 0).astype(int)
+    model = nn.Sequential(nn.Linear(8, 16, rng=rng), nn.ReLU(), nn.Linear(16, 16, rng=rng), nn.Tanh(),
+                          nn.Linear(16, 2, rng=rng))
+    babysitter = monitors.Babysitter(every=2)
+    trainer = Trainer(model, nn.SoftmaxCrossEntropy(), optim.Adam(model.parameters(), lr=1e-2), batch_size=20,
+                      rng=rng, verbose=False, callbacks=[babysitter])
+    trainer.fit((x[:150], y[:150]), val=(x[150:], y[150:]), epochs=3)
+    trainer.history.save_json(tmp_path / "history.json")
+    (tmp_path / "monitors.json").write_text(json.dumps(babysitter.to_dict()))
+    (tmp_path / "findings.json").write_text(json.dumps(babysitter.report.to_dict()))
+
+    text = make_report(tmp_path).read_text()
+    drawn = {path.name for path in (tmp_path / "report").glob("*.png")}
+    assert drawn == set(ALL_PNGS) - {"lr_find.png"}
+    assert len(embedded_images(text)) == len(drawn)
+    for finding in babysitter.findings:
+        assert f"<code>{finding.name}</code>" in text
+    run = load_run(tmp_path)
+    assert run.notes == []  # every monitor entry was understood
+    assert set(run.activations) == {"1", "3"} and run.activations["3"]["kind"] == "tanh"
+
+
 # ----------------------------------------------------------------------------- missing and malformed
 def test_empty_run_directory_gives_a_page_that_says_what_is_missing(tmp_path):
     page = make_report(tmp_path)
@@ -247,17 +273,22 @@ def test_not_a_directory(tmp_path):
 def test_monitor_entries_in_an_unknown_shape_are_skipped_and_noted(tmp_path):
     monitors = {"update_ratio": {"0.weight": "fast", "2.weight": {"steps": [0, 10, 20], "ratio": [1e-3, 2e-3, 1e-3]},
                                  "4.weight": [[0, 1e-3], [10, 3e-3]]},
-                "activations": {"1": {"steps": [0, 10], "mean": [0.1]}},
+                "activations": {"1": {"steps": [0, 10], "mean": [0.1]},
+                                "3": {"kind": "tanh", "steps": [0, 10], "mean": [None, 0.2], "std": [None, 0.5],
+                                      "saturated_fraction": [None, 0.1], "histogram": {"edges": None, "counts": []}}},
                 "gradients": {"0.weight": {"steps": [0, 10], "max": [1.0, 2.0]}},
                 "unknown_section": {"anything": 1}}
     (tmp_path / "monitors.json").write_text(json.dumps(monitors))
     run = load_run(tmp_path)
     assert sorted(run.update_ratio) == ["2.weight", "4.weight"]
+    assert run.activations["3"]["histogram"] is None and np.isnan(run.activations["3"]["std"][0])
     text = make_report(tmp_path).read_text()
     assert (tmp_path / "report" / "update_ratio.png").is_file()
     assert "update_ratio[&#x27;0.weight&#x27;] skipped" in text
     assert "activations[&#x27;1&#x27;] skipped" in text
     assert "expected &#x27;std&#x27;, &#x27;norm&#x27; or &#x27;mean&#x27;" in text
+    assert (tmp_path / "report" / "activation_stats.png").is_file()  # layer '3' without a histogram still counts
+    assert "Activation histograms: monitors.json holds no activation histograms" in text
 
 
 # ----------------------------------------------------------------------------- plot details
@@ -287,8 +318,8 @@ def test_loss_axis_goes_log_when_the_loss_spans_decades(tmp_path):
 def test_range_test_plot_marks_the_rates(full_report):
     run = load_run(full_report[0])
     labels = " ".join(plot_lr_find(run).axes[0].get_legend_handles_labels()[1])
-    for word in ("starts to learn: 1.2e-05", "lowest loss", f"suggested (lowest / 10): {run.lr_find['suggested_lr']:.1e}",
-                 "diverges", "usable range"):
+    suggested = f"suggested (lowest / 10): {run.lr_find['suggested_lr']:.1e}"
+    for word in ("starts to learn: 1.2e-05", "lowest loss", suggested, "diverges", "usable range"):
         assert word in labels
     assert plot_lr_find(run).axes[0].get_xscale() == "log"
 

@@ -1,5 +1,7 @@
 """The Trainer: it learns, it is reproducible bit for bit, and it rejects bad data clearly."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -136,3 +138,55 @@ def test_callbacks_see_every_hook_and_can_stop_training():
     assert ("epoch_end", 1) in recorder.calls and ("epoch_end", 3) not in recorder.calls
     assert recorder.calls[-1] == ("train_end", True)
     assert trainer.step == 13 and len(trainer.history.epochs) == 2
+
+
+def test_epoch_line_is_the_lectures():
+    from babysit.train.trainer import format_epoch_line
+
+    row = {"epoch": 3, "loss": 1.942, "train_accuracy": 0.376, "val_loss": 2.0, "val_accuracy": 0.352, "lr": 3e-3}
+    assert format_epoch_line(row, 10) == "epoch 3/10  loss 1.942  train 0.376  val 0.352  lr 3.0e-03"
+    regression = {"epoch": 1, "loss": 0.5, "train_accuracy": None, "val_loss": 0.25, "val_accuracy": None, "lr": 0.1}
+    assert format_epoch_line(regression, 2) == "epoch 1/2  loss 0.500  val_loss 0.250  lr 1.0e-01"
+
+
+def test_verbose_fit_prints_one_line_per_epoch(capsys):
+    trainer = small_trainer()
+    trainer.verbose = True
+    trainer.fit(blobs(0), val=blobs(1), epochs=2)
+    lines = capsys.readouterr().err.splitlines()  # not a terminal here: no progress bar, only the lines
+    pattern = r"epoch {}/2  loss \d\.\d{{3}}  train \d\.\d{{3}}  val \d\.\d{{3}}  lr 5\.0e-02"
+    assert len(lines) == 2 and all(re.fullmatch(pattern.format(i + 1), line) for i, line in enumerate(lines))
+
+
+def test_schedule_per_epoch_uses_the_epoch_index():
+    trainer = small_trainer(schedule=schedules.step_decay(0.1, step_size=1, gamma=0.5), schedule_per="epoch")
+    history = trainer.fit(blobs(0), epochs=3)
+    assert history.metric("lr") == pytest.approx([0.1, 0.05, 0.025])
+
+
+def test_a_non_finite_loss_stops_training_cleanly():
+    trainer = small_trainer()
+    trainer.optimizer.param_groups[0]["lr"] = 100.0  # diverges within a few steps
+    with pytest.warns(UserWarning, match="training stopped: non-finite training loss at step"):
+        history = trainer.fit(blobs(0), val=blobs(1), epochs=5)
+    assert trainer.stop_training and trainer.stop_reason.startswith("non-finite training loss")
+    assert trainer.stop_details["status"] == "fail" and history.stop_reason == trainer.stop_reason
+    assert len(history.batch_loss) == trainer.step and all(np.isfinite(history.batch_loss))
+    assert history.epochs[-1]["val_loss"] is None  # no validation of a diverged model
+
+
+@pytest.mark.parametrize(("kwargs", "pattern"), [
+    ({"checkpoint_every": 0}, "checkpoint_every must be a positive int or None"),
+    ({"schedule_per": "step"}, "schedule_per must be 'batch' or 'epoch'"),
+    ({"batch_size": 0}, "batch_size must be a positive int"),
+])
+def test_bad_trainer_arguments_are_named(kwargs, pattern):
+    model = nn.Linear(5, 3, rng=0)
+    arguments = {"batch_size": 32, **kwargs}
+    with pytest.raises(ValueError, match=pattern):
+        Trainer(model, nn.SoftmaxCrossEntropy(), optim.SGD(model.parameters(), lr=0.1), **arguments)
+
+
+def test_epochs_must_be_a_count():
+    with pytest.raises(ValueError, match=r"epochs must be an int >= 0, got 2\.5"):
+        small_trainer().fit(blobs(0), epochs=2.5)

@@ -186,7 +186,7 @@ def plot_activation_stats(run: RunData):
         ax.set_xlabel("step (mini-batch)")
         ax.grid(alpha=0.3)
         titles = {"mean": "Mean activation per layer", "std": "Activation std per layer",
-                  "fraction": "Dead (solid) / saturated (dashed) units"}
+                  "fraction": _fraction_title(layers)}
         ax.set_title(titles[key], fontsize=11)
         ax.set_ylabel({"mean": "mean", "std": "std", "fraction": "fraction of units"}[key])
     if "std" in keys and spans_decades(np.concatenate([s["std"] for s in layers.values() if "std" in s]), 10.0):
@@ -199,6 +199,14 @@ def plot_activation_stats(run: RunData):
     names = [_short(name + (f" ({stats['kind']})" if "kind" in stats else "")) for name, stats in layers.items()]
     figure.legend(handles, names, loc="outside right upper", fontsize=9, title="layer")
     return figure
+
+
+def _fraction_title(layers: dict) -> str:
+    dead = any("dead_fraction" in stats for stats in layers.values())
+    saturated = any("saturated_fraction" in stats for stats in layers.values())
+    if dead and saturated:
+        return "Dead (solid) / saturated (dashed) units"
+    return "Dead units (never active on a batch)" if dead else "Saturated units"
 
 
 def _stat_lines(ax, key, name, stats, color):
@@ -220,21 +228,21 @@ def plot_gradients(run: RunData):
     names = list(gradients)
     statistics = {statistic for _, _, statistic in gradients.values()}
     word = statistics.pop() if len(statistics) == 1 else "size"
+    statistic = "|mean|" if word == "mean" else word
+    sizes = {name: np.abs(values) for name, (_, values, _) in gradients.items()}  # |mean|: a mean can be negative
     colors = _colors(len(names))
     figure, (over_time, ranking) = new_figure(12.0, _height(len(names)), ncols=2, width_ratios=[1.5, 1])
     for name, color in zip(names, colors, strict=True):
-        steps, values, _ = gradients[name]
-        if word == "mean":
-            values = np.abs(values)
-        over_time.plot(*_positive(steps, values), color=color, lw=1.3, label=_short(name))
-    over_time.set_yscale("log")
-    label = "|mean|" if word == "mean" else word
-    over_time.set_title(f"Gradient {label} per layer" + (" (weights; biases left out)" if dropped else ""))
+        over_time.plot(*_positive(gradients[name][0], sizes[name]), color=color, lw=1.3, label=_short(name))
+    log = spans_decades(np.concatenate(list(sizes.values())), 10.0)
+    if log:  # layers a decade or more apart: the vanishing-gradient picture
+        over_time.set_yscale("log")
+    over_time.set_title(f"Gradient {statistic} per layer" + (" (weights; biases left out)" if dropped else ""))
     over_time.set_xlabel("step (mini-batch)")
-    over_time.set_ylabel(f"gradient {label} (log scale)")
+    over_time.set_ylabel(f"gradient {statistic}" + (" (log scale)" if log else ""))
     over_time.grid(alpha=0.3)
     _bottom_legend(figure, over_time)
-    late = np.array([_late_median(np.abs(gradients[name][1])) for name in names])
-    _ranking_panel(ranking, names, late, colors, f"median gradient {label}, second half")
+    late = np.array([_late_median(sizes[name]) for name in names])
+    _ranking_panel(ranking, names, late, colors, f"median gradient {statistic}, second half")
     ranking.set_title("From input (top) to output (bottom)")
     return figure

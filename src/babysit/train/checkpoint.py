@@ -270,7 +270,8 @@ def restore_callbacks(callbacks, checkpoint: Checkpoint) -> None:
         else:
             fresh.append(type(callback).__name__)
     dropped = [name for name, states in pending.items() for _ in states]
-    changes = ([f"new (starting fresh) {fresh}"] if fresh else []) + ([f"no longer present {dropped}"] if dropped else [])
+    changes = [f"new (starting fresh) {fresh}"] if fresh else []
+    changes += [f"no longer present {dropped}"] if dropped else []
     if changes:
         warnings.warn(f"{checkpoint.path}: resuming with different callbacks: {'; '.join(changes)}",
                       UserWarning, stacklevel=3)

@@ -75,7 +75,8 @@ class ReduceLROnPlateau(Callback):
         if all(group["lr"] <= self.min_lr for group in groups):
             return  # already at the floor: nothing left to cut
         for group in groups:
-            group["lr"] = max(group["lr"] * self.factor, self.min_lr)
+            if group["lr"] > self.min_lr:  # a cut never raises a rate that is already below the floor
+                group["lr"] = max(group["lr"] * self.factor, self.min_lr)
         self.reductions.append({"epoch": epoch, "lrs": [group["lr"] for group in groups]})
         self.cooldown_left, self.wait = self.cooldown, 0
 
