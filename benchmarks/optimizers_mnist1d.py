@@ -12,8 +12,6 @@ from __future__ import annotations
 import argparse
 import time
 
-import numpy as np
-
 from babysit import nn, optim
 from babysit.data import mnist1d
 from babysit.demo import mnist1d_mlp

@@ -14,6 +14,7 @@ plain NumPy float32 GEMM measured in the same run.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import statistics
@@ -42,7 +43,7 @@ def babysit_model(case: str):
     if case in MLP_SIZES:
         sizes = MLP_SIZES[case]
         layers = []
-        for index, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+        for index, (fan_in, fan_out) in enumerate(itertools.pairwise(sizes)):
             layers.append(nn.Linear(fan_in, fan_out, rng=rng + index))
             if index < len(sizes) - 2:
                 layers.append(nn.ReLU())
@@ -68,7 +69,7 @@ def torch_model(case: str):
     if case in MLP_SIZES:
         sizes = MLP_SIZES[case]
         layers = []
-        for index, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+        for index, (fan_in, fan_out) in enumerate(itertools.pairwise(sizes)):
             layers.append(nn.Linear(fan_in, fan_out))
             if index < len(sizes) - 2:
                 layers.append(nn.ReLU())
@@ -222,7 +223,7 @@ def gemm_gflops(size: int = 2048, repeats: int = 20) -> float:
 
 def mlp_flops_per_sample(sizes) -> int:
     """Forward 2*in*out per layer, backward 2*in*out for dW plus 2*in*out for dx (not for layer 1)."""
-    pairs = list(zip(sizes[:-1], sizes[1:], strict=True))
+    pairs = list(itertools.pairwise(sizes))
     return sum((4 if index == 0 else 6) * fan_in * fan_out for index, (fan_in, fan_out) in enumerate(pairs))
 
 

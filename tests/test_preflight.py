@@ -73,7 +73,7 @@ def test_good_model_passes_every_check(data):
     low, high = report["learning_rate"].data["learns_from"], report["learning_rate"].data["best_lr"]
     assert low < 1e-2 and high > 1e-3  # the planned 1e-3 sits within a decade of the range
     for name, value in model.state_dict().items():  # no side effect on the model
-        np.testing.assert_array_equal(model.state_dict()[name], before[name])
+        np.testing.assert_array_equal(value, before[name])
 
 
 def test_wrong_backward_fails_gradient_check(data):

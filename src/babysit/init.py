@@ -176,7 +176,7 @@ def lsuv(model, x_batch, *, tol: float = 0.1, max_iter: int = 10, rng=None):
     model.eval()
     reached = {}
     try:
-        for name, layer in layers:
+        for _, layer in layers:
             weight = layer.weight.data
             weight[...] = orthogonal()(weight.shape, rng=rng, dtype=weight.dtype)
             if getattr(layer, "bias", None) is not None:

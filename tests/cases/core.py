@@ -34,7 +34,8 @@ MODULE_CASES = [
     ),
     ModuleCase(
         "residual_projection",
-        lambda rng: nn.Residual(nn.Sequential(nn.Linear(6, 4, rng=rng), nn.Sigmoid()), shortcut=nn.Linear(6, 4, rng=rng)),
+        lambda rng: nn.Residual(nn.Sequential(nn.Linear(6, 4, rng=rng), nn.Sigmoid()),
+                                shortcut=nn.Linear(6, 4, rng=rng)),
         (4, 6),
     ),
     ModuleCase(
@@ -49,11 +50,17 @@ def _classification(n=6, c=5):
     return lambda rng: (rng.standard_normal((n, c)) * 2, _labels(rng, n, c))
 
 
+def _hinge_data(rng, n=6, c=5):
+    """Scores on a 0.1 grid with the correct class shifted by 0.05: every margin s_j - s_y + 1
+    is an odd multiple of 0.05, never within h of the hinge's kink at 0."""
+    scores, y = np.round(rng.standard_normal((n, c)) * 3, 1), _labels(rng, n, c)
+    scores[np.arange(n), y] += 0.05
+    return scores, y
+
+
 LOSS_CASES = [
     LossCase("softmax_cross_entropy", lambda: nn.SoftmaxCrossEntropy(), _classification()),
-    # Scores spread wide so that no margin sits within h of the hinge's kink.
-    LossCase("multiclass_hinge", lambda: nn.MulticlassHinge(), lambda rng: (np.round(rng.standard_normal((6, 5)) * 3, 1) + 0.05,
-                                                                            _labels(rng, 6, 5))),
+    LossCase("multiclass_hinge", lambda: nn.MulticlassHinge(), lambda rng: _hinge_data(rng)),
     LossCase("mse", lambda: nn.MSELoss(), lambda rng: (rng.standard_normal((6, 3)), rng.standard_normal((6, 3)))),
     LossCase(
         "distillation",

@@ -8,6 +8,7 @@ behind it stop learning and gradients vanish in deep nets.
 
 from __future__ import annotations
 
+import collections
 import functools
 import math
 
@@ -41,8 +42,10 @@ class ActivationMonitor(SampledMonitor):
         then on so that histograms of different steps compare (values outside land in the
         end bins).
     dead_warn, dead_fail : float
-        Fraction of dead units in a layer (median over the last quarter of the samples)
-        that gives a warning or a failure.
+        Fraction of dead units in a layer that gives a warning or a failure. For the verdict
+        a unit is dead when it was not active on any of the last ``recent`` sampled batches
+        (one batch alone can miss a sparse unit that is merely rare).
+    recent : int
     saturated_warn, saturated_fail : float
         The same for the fraction of saturated outputs.
 
@@ -56,7 +59,7 @@ class ActivationMonitor(SampledMonitor):
     section = "activations"
 
     def __init__(self, every: int = 10, *, saturation_eps: float = 0.01, bins: int = 20, dead_warn: float = 0.2,
-                 dead_fail: float = 0.5, saturated_warn: float = 0.2, saturated_fail: float = 0.5):
+                 dead_fail: float = 0.5, saturated_warn: float = 0.2, saturated_fail: float = 0.5, recent: int = 5):
         super().__init__(every)
         if not 0 < saturation_eps < 0.5:
             raise ValueError(f"ActivationMonitor: saturation_eps must be in (0, 0.5), got {saturation_eps}")
@@ -69,6 +72,10 @@ class ActivationMonitor(SampledMonitor):
         self.saturation_eps, self.bins = float(saturation_eps), bins
         self.dead_warn, self.dead_fail = float(dead_warn), float(dead_fail)
         self.saturated_warn, self.saturated_fail = float(saturated_warn), float(saturated_fail)
+        if not isinstance(recent, int) or recent < 1:
+            raise ValueError(f"ActivationMonitor: recent must be a positive int, got {recent!r}")
+        self.recent = recent
+        self._alive: dict[str, collections.deque] = {}  # the last `recent` masks of active units, per layer
         self._layers: list = []
         self._handles: list = []
         self._step = 0
@@ -116,7 +123,8 @@ class ActivationMonitor(SampledMonitor):
                 # A unit is a feature (axis 1): for conv maps, a channel at any position.
                 axes = tuple(axis for axis in range(np.ndim(x)) if axis != 1)
                 alive = np.any(np.asarray(x) > 0, axis=axes)
-                record["dead_fraction"].append(1.0 - float(np.mean(alive)))
+                record["dead_fraction"].append(1.0 - np.count_nonzero(alive) / alive.size)
+                self._alive.setdefault(name, collections.deque(maxlen=self.recent)).append(alive)
             else:
                 low, high = _asymptotes(kind)
                 eps = self.saturation_eps
@@ -159,7 +167,8 @@ class ActivationMonitor(SampledMonitor):
         return findings
 
     def _verdict(self, kind, fraction, layers, modules) -> Finding:
-        final = {name: median(tail(record[fraction])) for name, record in layers.items()}
+        final = {name: self._dead_recently(name, record) if kind == "rectifier" else median(tail(record[fraction]))
+                 for name, record in layers.items()}
         first = {name: record[fraction][0] for name, record in layers.items() if record[fraction]}
         labels = {name: layer_label(name, modules[name]) if name in modules else f"layer '{name}'" for name in final}
         measured = listing(f"{labels[name]} {value:.0%}" for name, value in final.items())
@@ -169,7 +178,7 @@ class ActivationMonitor(SampledMonitor):
         status = "ok" if not bad else "fail" if max(bad.values()) >= fail else "warn"
         data = {"final": final, "first": first, "bad_layers": sorted(bad)}
         if kind == "rectifier":
-            expected = f"under {warn:.0%} of units never active on a sampled batch"
+            expected = f"under {warn:.0%} of units never active on the last {self.recent} sampled batches"
             advice = _dead_advice(bad, first, labels)
             return Finding("dead_relu", status, "dead units " + measured, expected, advice, data)
         expected = f"under {warn:.0%} of outputs within {self.saturation_eps} of the asymptotes"
@@ -178,6 +187,16 @@ class ActivationMonitor(SampledMonitor):
                   "smaller init scale (Xavier for tanh/sigmoid), normalize the inputs, add batch normalization, "
                   "or switch to ReLU" if bad else "")
         return Finding("saturation", status, "saturated outputs " + measured, expected, advice, data)
+
+
+    def _dead_recently(self, name, record) -> float:
+        """Fraction of units active on none of the recent sampled batches (after a resume,
+        before new samples, the smallest recent per-batch fraction)."""
+        masks = self._alive.get(name)
+        if masks:
+            alive = np.logical_or.reduce(list(masks)) if len(masks) > 1 else masks[0]
+            return 1.0 - np.count_nonzero(alive) / alive.size
+        return min(tail(record["dead_fraction"]), default=0.0)
 
 
 def _dead_advice(bad, first, labels) -> str:

@@ -57,7 +57,7 @@ class GradientRow:
     max_error: float
 
     def __str__(self) -> str:
-        return f"{self.name:<28} {str(self.shape):<18} {self.checked:>7} {self.max_error:>10.2e}"
+        return f"{self.name:<28} {self.shape!s:<18} {self.checked:>7} {self.max_error:>10.2e}"
 
 
 @dataclass
@@ -162,7 +162,7 @@ def _sample_indices(shape, max_coordinates, rng) -> list[tuple]:
     if max_coordinates is None or size <= max_coordinates:
         return list(np.ndindex(shape))
     flat = np.sort(rng.choice(size, size=max_coordinates, replace=False))
-    return [tuple(int(i) for i in index) for index in zip(*np.unravel_index(flat, shape))]
+    return [tuple(int(i) for i in index) for index in zip(*np.unravel_index(flat, shape), strict=True)]
 
 
 def _generator_states(module) -> list:

@@ -92,7 +92,14 @@ class GradientMonitor(SampledMonitor):
             return [Finding("gradient_flow", "fail", measured, expected,
                             f"the gradients of {listing(nonfinite)} are NaN or infinite: the run diverged; lower "
                             "the learning rate, or clip gradients", data)]
-        ratio = first / last if last > 0 else math.inf if first > 0 else 1.0
+        zero = [name for name in names if profile[name] == 0.0]
+        if zero:
+            data["zero"] = zero
+            return [Finding("gradient_flow", "fail", measured, expected,
+                            f"the gradients of {listing(zero)} are exactly 0: nothing flows back to them, so they "
+                            "cannot learn. Look for dead ReLUs or fully saturated units between them and the "
+                            "loss, or a layer whose backward drops the gradient", data)]
+        ratio = first / last
         data["first_to_last"] = ratio
         measured += f" (first/last {ratio:.1e})"
         if ratio < self.vanish_warn:

@@ -124,10 +124,14 @@ class LossMonitor(Callback):
             return Finding("loss_progress", "fail", f"training was stopped: {stop_reason}", expected, too_high, data)
         peak = int(np.argmax(losses))
         if initial > 0 and losses[peak] > self.explosion_factor * initial:
-            data["verdict"] = "too_high"
-            return Finding("loss_progress", "fail",
-                           f"the loss reached {losses[peak]:.3g} at step {peak}, over {self.explosion_factor:g}x "
-                           f"its initial {initial:.3g}", expected, too_high, data)
+            data.update(verdict="too_high", peak=float(losses[peak]), peak_step=peak)
+            measured = (f"the loss reached {losses[peak]:.3g} at step {peak}, over {self.explosion_factor:g}x its "
+                        f"initial {initial:.3g}")
+            if end < start:  # it blew up and came back: at the edge rather than beyond it
+                return Finding("loss_progress", "warn", f"{measured}, then recovered to {end:.3g}", expected,
+                               "the learning rate is at the edge of too high (a spike the run survived, often "
+                               "killing ReLUs on the way): lower it 2-3x, or warm it up over the first steps", data)
+            return Finding("loss_progress", "fail", measured, expected, too_high, data)
         measured = f"mean loss {start:.4g} over the first {window} batches, {end:.4g} over the last {window}"
         scale = abs(start) if start != 0 else 1.0
         if end > start + self.rise * scale:
@@ -168,6 +172,10 @@ class LossMonitor(Callback):
 
 
 def _stuck_advice(update_ratio: float | None) -> str:
+    if update_ratio == 0.0:
+        return ("the weights do not change at all (update/weight ratio 0): no gradient reaches them, which no "
+                "learning rate fixes; look for dead ReLUs (a large negative bias, a too-high learning rate "
+                "earlier), fully saturated units, or a layer cut off from the loss")
     if update_ratio is not None and math.isfinite(update_ratio) and update_ratio >= 1e-4:
         return (f"the loss is stuck although the weights move normally (update/weight ratio {update_ratio:.1e}): "
                 "not the learning rate; look for dead or saturated units, vanishing gradients, a bad "

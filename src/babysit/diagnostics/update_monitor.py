@@ -26,8 +26,12 @@ class UpdateRatioMonitor(SampledMonitor):
     target : float
         The ratio to aim for (1e-3, the lecture's rule of thumb).
     warn_factor, fail_factor : float
-        A weight's median ratio more than ``warn_factor`` times off ``target`` (either way)
-        gives a warning, more than ``fail_factor`` times a failure.
+        A weight's median ratio more than ``warn_factor`` times off ``target`` (either way;
+        30x is about one and a half decades) gives a warning, more than ``fail_factor``
+        times a failure. A weight that did not move at all fails: no gradient reaches it.
+    early : float
+        The verdict takes the median over this first fraction of the samples: the learning
+        phase. Once a run converges its gradients, and so its updates, shrink by design.
 
     Attributes
     ----------
@@ -38,9 +42,12 @@ class UpdateRatioMonitor(SampledMonitor):
 
     section = "update_ratio"
 
-    def __init__(self, every: int = 10, *, target: float = 1e-3, warn_factor: float = 10.0,
-                 fail_factor: float = 100.0):
+    def __init__(self, every: int = 10, *, target: float = 1e-3, warn_factor: float = 30.0,
+                 fail_factor: float = 100.0, early: float = 0.5):
         super().__init__(every)
+        if not 0 < early <= 1:
+            raise ValueError(f"UpdateRatioMonitor: early must be in (0, 1], got {early}")
+        self.early = float(early)
         if not target > 0 or not 1 < warn_factor <= fail_factor:
             raise ValueError(f"UpdateRatioMonitor: need target > 0 and 1 < warn_factor <= fail_factor, got "
                              f"target={target}, warn_factor={warn_factor}, fail_factor={fail_factor}")
@@ -80,25 +87,34 @@ class UpdateRatioMonitor(SampledMonitor):
 
     # ------------------------------------------------------------------ verdict
     def medians(self) -> dict[str, float]:
-        """Median ratio over the sampled steps, for each weight parameter that has samples."""
+        """Median ratio over the first ``early`` fraction of the samples, for each weight parameter."""
         names = self._weights or list(self.records)
-        return {name: median(ratio for _, ratio in self.records[name]) for name in names if name in self.records}
+        result = {}
+        for name in names:
+            samples = self.records.get(name)
+            if samples:
+                count = max(1, math.ceil(len(samples) * self.early))
+                result[name] = median(ratio for _, ratio in samples[:count])
+        return result
 
     def findings(self, trainer=None) -> list[Finding]:
         medians = self.medians()
         if not medians:
             return []
-        low = self.target / self.warn_factor
-        high = self.target * self.warn_factor
+        low, high = self.target / self.warn_factor, self.target * self.warn_factor
         expected = f"about {self.target:.0e} (between {low:.0e} and {high:.0e})"
-        measured = "median norm(update)/norm(W): " + listing(f"{name} {ratio:.1e}" for name, ratio in medians.items())
-        too_low = {name: r for name, r in medians.items() if r < low}
+        measured = "median norm(update)/norm(W) while learning: " + listing(
+            f"{name} {ratio:.1e}" for name, ratio in medians.items())
+        frozen = sorted(name for name, r in medians.items() if r == 0.0)
+        too_low = {name: r for name, r in medians.items() if 0.0 < r < low}
         too_high = {name: r for name, r in medians.items() if r > high or math.isnan(r)}
-        data = {"median": medians, "target": self.target}
-        if not too_low and not too_high:
+        data = {"median": medians, "target": self.target, "too_low": sorted(too_low), "too_high": sorted(too_high),
+                "unchanged": frozen}
+        if not (frozen or too_low or too_high):
             return [Finding("update_ratio", "ok", measured, expected, data=data)]
-        far = self.target / self.fail_factor, self.target * self.fail_factor
-        failed = any(r < far[0] for r in too_low.values()) or any(not r <= far[1] for r in too_high.values())
+        far_low, far_high = self.target / self.fail_factor, self.target * self.fail_factor
+        failed = bool(frozen) or any(r < far_low for r in too_low.values()) or any(
+            not r <= far_high for r in too_high.values())
         advice = []
         if too_high:
             advice.append(f"the updates are large next to the weights of {listing(too_high)} "
@@ -109,7 +125,10 @@ class UpdateRatioMonitor(SampledMonitor):
                           f"({_worst(too_low, min)}): the learning rate is probably too low, so these weights "
                           "barely learn; raise it (about 10x per decade the ratio is below 1e-3) or run the "
                           "learning-rate range test")
-        data.update(too_low=sorted(too_low), too_high=sorted(too_high))
+        if frozen:
+            advice.append(f"{listing(frozen)} did not change at all: no gradient reaches them (dead ReLUs or "
+                          "saturated units upstream or downstream, or a layer cut off from the loss), which no "
+                          "learning rate fixes")
         return [Finding("update_ratio", "fail" if failed else "warn", measured, expected, "; ".join(advice), data)]
 
 

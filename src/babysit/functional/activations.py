@@ -50,7 +50,7 @@ def prelu_backward(dout, cache):
     if slope_shape[0] == 1:
         dslope = contribution.sum().reshape(slope_shape)
     else:
-        axes = (0,) + tuple(range(2, x.ndim))
+        axes = (0, *range(2, x.ndim))
         dslope = contribution.sum(axis=axes)
     return dx, dslope
 

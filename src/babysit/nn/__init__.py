@@ -1,6 +1,6 @@
 """Layers, containers and losses with explicit forward and backward passes."""
 
-from babysit.nn.activations import ELU, PReLU, LeakyReLU, Maxout, ReLU, Sigmoid, Tanh
+from babysit.nn.activations import ELU, LeakyReLU, Maxout, PReLU, ReLU, Sigmoid, Tanh
 from babysit.nn.batchnorm import BatchNorm1d, BatchNorm2d
 from babysit.nn.containers import Residual, Sequential
 from babysit.nn.conv import Conv1d, Conv2d

@@ -71,11 +71,13 @@ def _check_labels(where: str, scores, y) -> None:
     if y.dtype.kind not in "iu":
         raise InputError(where, f"labels must be integers, got dtype {y.dtype}")
     if y.shape != (scores.shape[0],):
-        raise InputError(where, f"labels must have shape ({scores.shape[0]},) to match scores {scores.shape}, got {y.shape}")
+        raise InputError(
+            where, f"labels must have shape ({scores.shape[0]},) to match scores {scores.shape}, got {y.shape}")
     num_classes = scores.shape[1]
     if y.size and (y.min() < 0 or y.max() >= num_classes):
         bad = y[(y < 0) | (y >= num_classes)]
-        raise InputError(where, f"labels must be in [0, {num_classes}) for {num_classes} scores, got {bad[:5].tolist()}")
+        raise InputError(
+            where, f"labels must be in [0, {num_classes}) for {num_classes} scores, got {bad[:5].tolist()}")
 
 
 class SoftmaxCrossEntropy(Loss):
@@ -134,7 +136,8 @@ class DistillationLoss(Loss):
     def forward(self, scores, y) -> float:
         labels, teacher_scores = y
         if np.shape(teacher_scores) != np.shape(scores):
-            raise InputError(repr(self), f"teacher scores {np.shape(teacher_scores)} must match student scores {np.shape(scores)}")
+            raise InputError(
+                repr(self), f"teacher scores {np.shape(teacher_scores)} must match student scores {np.shape(scores)}")
         return super().forward(scores, (labels, teacher_scores))
 
     def _check(self, scores, y) -> None:
@@ -143,7 +146,8 @@ class DistillationLoss(Loss):
 
     def _compute(self, scores, y):
         labels, teacher_scores = y
-        return F.distillation(scores, labels, np.asarray(teacher_scores, dtype=scores.dtype), self.temperature, self.alpha)
+        teacher_scores = np.asarray(teacher_scores, dtype=scores.dtype)
+        return F.distillation(scores, labels, teacher_scores, self.temperature, self.alpha)
 
     def chance_loss(self, num_classes: int) -> float:
         return (1.0 - self.alpha) * math.log(num_classes) if self.alpha < 1 else 0.0

@@ -35,7 +35,7 @@ class Parameter:
     not biases or normalization scales).
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "regularize")
+    __slots__ = ("data", "grad", "regularize", "requires_grad")
 
     def __init__(self, data, *, requires_grad: bool = True, regularize: bool = False):
         self.data = data

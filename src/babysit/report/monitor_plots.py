@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from babysit.report.plots import MissingData, new_figure, spans_decades
+from babysit.report.plots import MissingData, integer_ticks, new_figure, spans_decades
 from babysit.report.rundata import FILES, RunData
 
 TARGET_RATIO = 1e-3  # the lecture's rule of thumb for norm(update) / norm(W)
@@ -102,6 +102,7 @@ def plot_update_ratio(run: RunData):
     over_time.set_yscale("log")
     over_time.set_title("Update / weight ratio per " + ("weight (biases left out)" if dropped else "parameter"))
     over_time.set_xlabel("step (mini-batch)")
+    integer_ticks(over_time.xaxis)
     over_time.set_ylabel("norm(update) / norm(W)  (log scale)")
     over_time.grid(alpha=0.3)
     _bottom_legend(figure, over_time)
@@ -120,7 +121,8 @@ def plot_activation_histograms(run: RunData):
     names = list(layers)[:MAX_PANELS]
     cols = min(4, len(names))
     rows = math.ceil(len(names) / cols)
-    figure, axes = new_figure(3.3 * cols + 0.4, 2.7 * rows + 0.6, nrows=rows, ncols=cols, squeeze=False)
+    # At least 8 inches wide, so that the title fits above one or two panels.
+    figure, axes = new_figure(max(3.3 * cols + 0.4, 8.0), 2.7 * rows + 0.6, nrows=rows, ncols=cols, squeeze=False)
     for index, ax in enumerate(axes.flat):
         if index >= len(names):
             ax.set_visible(False)
@@ -150,6 +152,10 @@ def _histogram_panel(ax, name, stats):
         first_step = f"step {steps[-len(counts)]:.0f}" if len(steps) >= len(counts) else "first sample"
         ax.stairs(_fractions(counts[0]), first_edges, color="0.45", lw=1.2, label=f"first sample ({first_step})")
     ax.stairs(last, last_edges, fill=True, color="tab:blue", alpha=0.75, label=f"last sample ({step})")
+    ax.set_ylim(bottom=0)
+    if not last.any():  # the monitor records an empty row when the layer's output was not finite
+        ax.text(0.5, 0.5, "no finite activations\nat this step", transform=ax.transAxes, ha="center", va="center",
+                color="tab:red")
     # The numbers go in the title, not in a box: a box can hide a spike of the histogram.
     kind = f" ({stats['kind']})" if "kind" in stats else ""
     ax.set_title(f"{_short(name + kind, 34)}\n{_stats_text(stats)}", fontsize=9.5)
@@ -184,6 +190,7 @@ def plot_activation_stats(run: RunData):
         for name, stats in layers.items():
             _stat_lines(ax, key, name, stats, colors[name])
         ax.set_xlabel("step (mini-batch)")
+        integer_ticks(ax.xaxis)
         ax.grid(alpha=0.3)
         titles = {"mean": "Mean activation per layer", "std": "Activation std per layer",
                   "fraction": _fraction_title(layers)}
@@ -239,6 +246,7 @@ def plot_gradients(run: RunData):
         over_time.set_yscale("log")
     over_time.set_title(f"Gradient {statistic} per layer" + (" (weights; biases left out)" if dropped else ""))
     over_time.set_xlabel("step (mini-batch)")
+    integer_ticks(over_time.xaxis)
     over_time.set_ylabel(f"gradient {statistic}" + (" (log scale)" if log else ""))
     over_time.grid(alpha=0.3)
     _bottom_legend(figure, over_time)

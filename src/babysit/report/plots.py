@@ -83,8 +83,12 @@ def plot_loss(run: RunData):
     steps = np.arange(len(loss))
     window = float(np.clip(len(loss) / 25, 1, 50))
     figure, axes = new_figure()
-    axes.plot(steps, loss, color="tab:blue", lw=0.8, alpha=0.35, label="loss per batch")
-    axes.plot(steps, smooth(loss, window), color="tab:blue", lw=2.2, label=f"moving average (~{window:.0f} batches)")
+    smoothing = window >= 2  # fewer than 50 batches: the raw curve is all there is to see
+    axes.plot(steps, loss, color="tab:blue", lw=0.8 if smoothing else 1.8, alpha=0.35 if smoothing else 1.0,
+              marker=None if smoothing else ".", label="loss per batch")
+    if smoothing:
+        axes.plot(steps, smooth(loss, window), color="tab:blue", lw=2.2,
+                  label=f"moving average (~{window:.0f} batches)")
     bad = np.nonzero(~np.isfinite(loss))[0]
     if len(bad):
         axes.axvline(bad[0], color="tab:red", ls="--", lw=1.5,
@@ -93,9 +97,11 @@ def plot_loss(run: RunData):
         axes.set_yscale("log")
     axes.set_title("Training loss per mini-batch")
     axes.set_xlabel("step (mini-batch)")
+    integer_ticks(axes.xaxis)
     axes.set_ylabel("loss" + (" (log scale)" if axes.get_yscale() == "log" else ""))
     axes.grid(alpha=0.3)
-    axes.legend(loc="upper right")
+    # Below the axes: a diverging run climbs into the corner where a legend would sit.
+    axes.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), ncols=3, frameon=False)
     return figure
 
 
@@ -120,6 +126,8 @@ def plot_accuracy(run: RunData):
         ax.grid(alpha=0.3)
         ax.legend(loc="best")
         integer_ticks(ax.xaxis)
+        if len(epochs) == 1:  # one point: give the axis whole-number room around it
+            ax.set_xlim(epochs[0] - 1, epochs[0] + 1)
     return figure
 
 
@@ -137,6 +145,11 @@ def _accuracy_panel(ax, epochs, series):
                 bbox={"boxstyle": "round", "fc": "white", "ec": "0.7"})
     ax.set_title("Accuracy per epoch")
     ax.set_ylabel("accuracy")
+    shown = np.concatenate([train, val])
+    shown = shown[np.isfinite(shown)]
+    low, high = shown.min(), shown.max()
+    pad = max(0.05, 0.08 * (high - low))  # at least +-0.05: noise of a few examples must not fill the plot
+    ax.set_ylim(max(0.0, low - pad), min(1.0, high + pad) + 0.01)
 
 
 def _epoch_loss_panel(ax, epochs, series):
@@ -171,6 +184,8 @@ def plot_learning_rate(run: RunData):
         shown = np.append(lr, suggested)
     if spans_decades(shown, factor=10.0):
         axes.set_yscale("log")
+    else:
+        axes.set_ylim(bottom=0)  # from zero: a small step must not look like a collapse
     axes.set_title("Learning rate per epoch")
     axes.set_xlabel("epoch")
     integer_ticks(axes.xaxis)

@@ -211,8 +211,8 @@ class Trainer:
         self._train_batches(x, y, epochs, started)
         row = {"epoch": self.epoch, "loss": progress.total_loss / progress.seen if progress.seen else None,
                "train_accuracy": progress.correct / progress.seen if progress.seen and self.loss.takes_labels else None}
-        if val is not None and not self._diverged:
-            row.update(self._validate(val))
+        if val is not None:  # a diverged model is not evaluated, but the row keeps its columns
+            row.update({"val_loss": None, "val_accuracy": None} if self._diverged else self._validate(val))
         row.update(lr=self.current_lr(), seconds=progress.seconds + time.perf_counter() - started)
         self.epoch_progress = None
         self.history.epochs.append(row)
