@@ -110,7 +110,6 @@ def test_model_checkpoint_keeps_best_last_and_every_kth(tmp_path):
 
 def test_model_checkpoint_only_writes_best_on_improvement(tmp_path):
     trainer = small_trainer()
-    trainer.out_dir = None
     saver = ModelCheckpoint(tmp_path, save_last=False)
     saver.on_train_begin(trainer, {})
     written = []

@@ -189,6 +189,21 @@ def test_resume_from_an_explicit_checkpoint_file(tmp_path, reference):
     assert (tmp_path / "b" / "checkpoints" / "last.npz").is_file()
 
 
+def test_resume_from_another_run_directory_and_leftovers_are_cleared(tmp_path, reference):
+    crashed = make_trainer(tmp_path / "a", [CrashAt(22)])
+    with pytest.raises(Crash):
+        fit(crashed)
+    leftovers = [tmp_path / "b" / "checkpoints" / ".last.npz.x1y2.tmp", tmp_path / "b" / ".history.json.z.tmp",
+                 tmp_path / "b" / "checkpoints" / ".last.prev.npz.link"]
+    for leftover in leftovers:  # what a SIGKILL during a write leaves
+        leftover.parent.mkdir(parents=True, exist_ok=True)
+        leftover.write_bytes(b"PK half")
+    resumed = make_trainer(tmp_path / "b", [CrashAt(-1)])
+    fit(resumed, resume=tmp_path / "a")
+    assert_same_run(resumed, reference)
+    assert not any(leftover.exists() for leftover in leftovers)
+
+
 @pytest.mark.parametrize(("change", "pattern"), [
     ({"batch_size": 16}, "batch_size 32, this trainer has 16"),
     ({"optimizer": "sgd"}, "written with optimizer Adam, this trainer has SGD"),
@@ -344,6 +359,7 @@ def test_sigkilled_training_resumes_to_bit_identical_weights(tmp_path):
     run = _worker(killed, "--resume")
     assert run.wait(timeout=60) == 0, run.communicate()
     assert reference.wait(timeout=60) == 0, reference.communicate()
+    assert not [p.name for p in last.parent.iterdir() if p.name.startswith(".")]  # no half-written leftovers
     resumed, uninterrupted = _final_state(killed), _final_state(tmp_path / "reference")
     assert resumed.keys() == uninterrupted.keys()
     assert [name for name in resumed if resumed[name] != uninterrupted[name]] == []

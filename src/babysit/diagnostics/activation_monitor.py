@@ -23,8 +23,9 @@ from babysit.nn.activations import ELU, LeakyReLU, PReLU, ReLU, Sigmoid, Tanh
 RECTIFIERS = (ReLU, LeakyReLU, PReLU, ELU)
 #: Saturating layers and their asymptotes.
 SATURATING = ((Sigmoid, (0.0, 1.0)), (Tanh, (-1.0, 1.0)))
-#: At most about this many values of a layer's output go into its histogram.
-HISTOGRAM_SAMPLE = 8192
+#: At most about this many values of a layer's output go into its histogram (plenty for
+#: its bins, and it keeps the cost of a sample independent of the layer's size).
+HISTOGRAM_SAMPLE = 2048
 
 
 class ActivationMonitor(SampledMonitor):
@@ -40,7 +41,8 @@ class ActivationMonitor(SampledMonitor):
         Number of histogram bins. Sigmoid and tanh histograms span their range; rectifier
         histograms span ``[min(0, lo), 1.5 * hi]`` of the first sampled batch, fixed from
         then on so that histograms of different steps compare (values outside land in the
-        end bins).
+        end bins). A histogram counts a strided sample of about :data:`HISTOGRAM_SAMPLE`
+        values of the layer's output (all of them when there are fewer).
     dead_warn, dead_fail : float
         Fraction of dead units in a layer that gives a warning or a failure. For the verdict
         a unit is dead when it was not active on any of the last ``recent`` sampled batches
@@ -130,12 +132,12 @@ class ActivationMonitor(SampledMonitor):
                 eps = self.saturation_eps
                 saturated = np.count_nonzero((flat <= low + eps) | (flat >= high - eps))
                 record["saturated_fraction"].append(saturated / flat.size)
-            record["histogram"]["counts"].append(self._histogram(record, kind, flat, mean, std))
+            record["histogram"]["counts"].append(self._histogram(record, kind, flat, out.shape[-1], mean, std))
         record["steps"].append(self._step)
         record["mean"].append(mean)
         record["std"].append(std)
 
-    def _histogram(self, record, kind, flat, mean, std) -> list[int]:
+    def _histogram(self, record, kind, flat, width, mean, std) -> list[int]:
         histogram = record["histogram"]
         if not (math.isfinite(mean) and math.isfinite(std)):
             return [0] * self.bins
@@ -147,10 +149,15 @@ class ActivationMonitor(SampledMonitor):
                 low, high = _asymptotes(kind)
             histogram["edges"] = np.linspace(low, high, self.bins + 1).tolist()
         low, high = histogram["edges"][0], histogram["edges"][-1]
-        # A strided subsample bounds the cost on large feature maps; equal-width bins let us
-        # compute each value's bin directly (np.histogram is several times slower here).
-        sample = flat[::max(1, flat.size // HISTOGRAM_SAMPLE)]
-        index = ((sample - low) * (self.bins / (high - low))).astype(np.intp)
+        # Every stride-th value, the stride coprime with the last axis so that the sample
+        # visits every unit (a stride of 4 over 100 features would only ever see 25 of them).
+        stride = max(1, flat.size // HISTOGRAM_SAMPLE)
+        while math.gcd(stride, width) != 1:
+            stride += 1
+        # Equal-width bins: each value's bin is computed directly (np.histogram is slower).
+        scaled = flat[::stride] - low
+        scaled *= self.bins / (high - low)
+        index = scaled.astype(np.intp)
         np.clip(index, 0, self.bins - 1, out=index)
         counts = np.bincount(index, minlength=self.bins)
         return counts.tolist()

@@ -84,12 +84,12 @@ def _train_performance(rows, train, val, good_accuracy, gap, chance) -> Finding:
     if still_falling:
         hints.append("the training loss is still falling: train longer")
     if _finite(val) and train - val <= gap:
-        hints.append("train and validation are close (no gap): the model is too small, give it more capacity")
+        hints.append("train and validation are close (no gap), so the model is too small: give it more capacity")
     near_chance = chance is not None and train < chance + 0.1 * (1 - chance)
     opening = (f"training accuracy is {train:.3f}, barely above chance ({chance:.3f}): the model is not learning"
                if near_chance else f"training accuracy is only {train:.3f}: the model underfits")
     advice = (f"{opening}. This is not overfitting (look at training first). "
-              + ("; ".join(hints) + ". " if hints else "") + f"Fix the training: {_FIX_TRAINING}")
+              + "".join(hint[0].upper() + hint[1:] + ". " for hint in hints) + f"Fix the training: {_FIX_TRAINING}")
     return Finding("train_performance", "fail" if near_chance else "warn", measured, expected, advice, data)
 
 

@@ -19,8 +19,9 @@ import numpy as np
 from babysit.diagnostics.findings import Finding
 from babysit.train.callbacks.base import Callback
 
-#: Words in ``trainer.stop_reason`` that mean the run blew up (ExplosionGuard, TerminateOnNaN).
-_DIVERGED = re.compile(r"nan|inf|explo|diverg|exceed", re.IGNORECASE)
+#: Words in ``trainer.stop_reason`` that mean the run blew up (ExplosionGuard, TerminateOnNaN,
+#: the Trainer's own stop on a non-finite loss).
+_DIVERGED = re.compile(r"nan|inf|finite|explo|diverg|exceed", re.IGNORECASE)
 
 
 class LossMonitor(Callback):
@@ -171,18 +172,19 @@ class LossMonitor(Callback):
         return Finding("loss_plateau_start", "ok", measured, expected, data=data)
 
 
-def _stuck_advice(update_ratio: float | None) -> str:
+def _stuck_advice(update_ratio: float | None, target: float = 1e-3) -> str:
+    """Why a loss does not move, using the update/weight ratio when there is one."""
     if update_ratio == 0.0:
         return ("the weights do not change at all (update/weight ratio 0): no gradient reaches them, which no "
                 "learning rate fixes; look for dead ReLUs (a large negative bias, a too-high learning rate "
                 "earlier), fully saturated units, or a layer cut off from the loss")
-    if update_ratio is not None and math.isfinite(update_ratio) and update_ratio >= 1e-4:
+    known = update_ratio is not None and math.isfinite(update_ratio)
+    if known and update_ratio >= target / 3:
         return (f"the loss is stuck although the weights move normally (update/weight ratio {update_ratio:.1e}): "
                 "not the learning rate; look for dead or saturated units, vanishing gradients, a bad "
                 "initialization or labels that do not match the inputs")
-    confirmed = "" if update_ratio is None or not math.isfinite(update_ratio) else (
-        f" (the update/weight ratio, {update_ratio:.1e}, confirms it: want about 1e-3)")
-    return (f"the learning rate is too low{confirmed}: raise it about 10x at a time, or run the learning-rate "
+    evidence = f" (the update/weight ratio, {update_ratio:.1e}, is below the {target:.0e} target)" if known else ""
+    return (f"the learning rate is too low{evidence}: raise it about 10x at a time, or run the learning-rate "
             "range test to find the usable range")
 
 

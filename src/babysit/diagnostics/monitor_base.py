@@ -44,10 +44,12 @@ class SampledMonitor(Callback):
         return jsonable(self.records)
 
     def state_dict(self) -> dict:
-        return {"records": self.to_dict()}
+        """The records, with number lists as arrays: checkpoints keep arrays in the npz,
+        compactly, and only the structure in their JSON."""
+        return {"records": _to_arrays(self.records)}
 
     def load_state_dict(self, state: dict) -> None:
-        self.records = _from_json(state.get("records", {}))
+        self.records = _from_arrays(state.get("records", {}))
 
 
 def weight_parameters(model) -> list[tuple[str, object]]:
@@ -99,10 +101,31 @@ def jsonable(value):
     return value
 
 
-def _from_json(value):
-    """Inverse of :func:`jsonable` for records: ``None`` inside number lists is read back as NaN."""
+def _to_arrays(value):
+    """Lists of numbers (or of equal-length number lists) become float or int arrays."""
     if isinstance(value, dict):
-        return {key: _from_json(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [math.nan if item is None else _from_json(item) for item in value]
+        return {key: _to_arrays(item) for key, item in value.items()}
+    if isinstance(value, list) and value:
+        if all(_is_number(item) for item in value) or all(
+                isinstance(item, list) and item and all(_is_number(v) for v in item) and len(item) == len(value[0])
+                for item in value):
+            array = np.array(value, dtype=object)
+            integral = all(isinstance(v, (int, np.integer)) for v in array.reshape(-1))
+            return np.array(value, dtype=np.int64 if integral else np.float64)
+        return [_to_arrays(item) for item in value]
     return value
+
+
+def _from_arrays(value):
+    """Inverse of :func:`_to_arrays`: arrays back to (nested) lists of Python numbers."""
+    if isinstance(value, dict):
+        return {key: _from_arrays(item) for key, item in value.items()}
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, list):
+        return [_from_arrays(item) for item in value]
+    return value
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))

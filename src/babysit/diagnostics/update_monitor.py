@@ -85,6 +85,11 @@ class UpdateRatioMonitor(SampledMonitor):
                 np.subtract(p.data, before, out=before)  # the buffer now holds the update
                 self.records.setdefault(name, []).append([int(logs["step"]), _norm(before) / scale])
 
+    def load_state_dict(self, state: dict) -> None:
+        super().load_state_dict(state)
+        # [[step, ratio], ...] came back as float pairs: steps are counts
+        self.records = {name: [[int(step), ratio] for step, ratio in pairs] for name, pairs in self.records.items()}
+
     # ------------------------------------------------------------------ verdict
     def medians(self) -> dict[str, float]:
         """Median ratio over the first ``early`` fraction of the samples, for each weight parameter."""

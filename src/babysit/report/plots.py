@@ -9,7 +9,6 @@ plot is asked for, so ``import babysit`` stays fast.
 from __future__ import annotations
 
 import numpy as np
-from scipy.signal import lfilter
 
 from babysit.report.rundata import FILES, RunData
 
@@ -33,6 +32,8 @@ def smooth(values, window: float | None = None) -> np.ndarray:
     ``window`` is the effective length ``1 / (1 - beta)``; by default about a 25th of the
     run, between 1 and 50 batches, so short runs are not flattened and long ones are readable.
     """
+    from scipy.signal import lfilter  # noqa: PLC0415 - scipy.signal takes a second to import; only reports need it
+
     values = np.asarray(values, dtype=float)
     if window is None:
         window = float(np.clip(len(values) / 25, 1, 50))
@@ -51,7 +52,7 @@ def integer_ticks(axis) -> None:
     """Whole numbers only on an epoch axis (no 'epoch 2.5')."""
     from matplotlib.ticker import MaxNLocator  # noqa: PLC0415 - matplotlib loads only when a report is drawn
 
-    axis.set_major_locator(MaxNLocator(integer=True))
+    axis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 5, 10]))
 
 
 def spans_decades(values, factor: float = 30.0) -> bool:
@@ -184,8 +185,8 @@ def plot_learning_rate(run: RunData):
         shown = np.append(lr, suggested)
     if spans_decades(shown, factor=10.0):
         axes.set_yscale("log")
-    else:
-        axes.set_ylim(bottom=0)  # from zero: a small step must not look like a collapse
+    else:  # from zero, so a small step does not look like a collapse; headroom for the suggestion's line
+        axes.set_ylim(0, 1.12 * np.nanmax(shown))
     axes.set_title("Learning rate per epoch")
     axes.set_xlabel("epoch")
     integer_ticks(axes.xaxis)
@@ -199,7 +200,7 @@ def plot_learning_rate(run: RunData):
 _MARKS = (  # key, label, colour, line style
     ("learns_from", "starts to learn", "tab:green", ":"),
     ("best_lr", "lowest loss", "black", "--"),
-    ("suggested_lr", "suggested (lowest / 10)", "tab:blue", "-"),
+    ("suggested_lr", "suggested (lowest / 10)", "tab:purple", "-"),  # as on the learning-rate plot
     ("diverges_at", "diverges", "tab:red", "-."),
 )
 

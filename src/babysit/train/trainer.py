@@ -17,10 +17,10 @@ import numpy as np
 
 from babysit.backend import as_rng
 from babysit.errors import InputError
-from babysit.serialization import save_model
 from babysit.train.callbacks.base import CallbackList
-from babysit.train.checkpoint import EpochProgress, find_checkpoint, restore, restore_callbacks, save_checkpoint
+from babysit.train.checkpoint import EpochProgress, find_checkpoint, previous_path, restore, restore_callbacks
 from babysit.train.history import History
+from babysit.train.run_dir import RunDirectory
 
 
 class Trainer:
@@ -42,10 +42,10 @@ class Trainer:
     rng : None, int or Generator
         Shuffles the training set every epoch.
     out_dir : str or Path, optional
-        The run directory. Written: ``history.json`` and ``history.csv`` after every
-        epoch, ``checkpoints/last.npz`` (the full training state; the one before it kept
-        as ``checkpoints/last.prev.npz``) after every epoch and every ``checkpoint_every``
-        steps, and ``model.npz`` (``babysit.load``) at the end.
+        The run directory (:mod:`babysit.train.run_dir`). Written: ``history.json`` and
+        ``history.csv`` after every epoch, ``checkpoints/last.npz`` (the full training
+        state; the one before it kept as ``checkpoints/last.prev.npz``) after every epoch
+        and every ``checkpoint_every`` steps, and ``model.npz`` (``babysit.load``) at the end.
     checkpoint_every : int, optional
         Also checkpoint every this many steps within an epoch, so that a killed run loses
         little; ``None`` checkpoints at the end of each epoch only.
@@ -89,7 +89,7 @@ class Trainer:
         self.callbacks = CallbackList(callbacks)
         self.batch_size = batch_size
         self.rng = as_rng(rng)
-        self.out_dir = None if out_dir is None else Path(out_dir)
+        self.run_dir = None if out_dir is None else RunDirectory(out_dir)
         self.checkpoint_every = checkpoint_every
         self.verbose = verbose
         self.history = History()
@@ -101,13 +101,15 @@ class Trainer:
         self.epoch_progress: EpochProgress | None = None  # set while an epoch runs
         self.train_size: int | None = None
         self._diverged = False
-        self._checkpoint_trusted = False  # True once out_dir's last.npz is known to be this run's
-        self._previous_is_stale = False  # last.prev.npz left by an earlier, different run
+
+    @property
+    def out_dir(self) -> Path | None:
+        return None if self.run_dir is None else self.run_dir.path
 
     @property
     def checkpoint_path(self) -> Path | None:
         """``out_dir/checkpoints/last.npz``, or ``None`` without an ``out_dir``."""
-        return None if self.out_dir is None else self.out_dir / "checkpoints" / "last.npz"
+        return None if self.run_dir is None else self.run_dir.checkpoint_path
 
     # ------------------------------------------------------------------ training
     def fit(self, train, val=None, epochs: int = 10, resume=False) -> History:
@@ -121,7 +123,7 @@ class Trainer:
         resume : bool or path
             ``True`` continues from ``out_dir/checkpoints/last.npz`` (or, if that one is
             unreadable, ``last.prev.npz``, with a warning naming the file); a path
-            continues from that checkpoint file. Build the trainer as for the saved run
+            continues from that checkpoint file, or from that run directory's. Build the trainer as for the saved run
             (same model, optimizer, schedule, batch size, rng seeding, data): the result is
             then bit-identical to a run that was never interrupted. With no checkpoint
             there yet, training starts from the beginning (with a warning). A run that had
@@ -171,31 +173,29 @@ class Trainer:
         """Reset the stop state; restore a checkpoint when resuming. Returns it, or None."""
         self.stop_training, self.stop_reason, self.stop_details, self._diverged = False, None, None, False
         if resume is False or resume is None:
-            self._note_earlier_run()
+            self._start_fresh()
             return None
         path = self.checkpoint_path if resume is True else Path(resume)
+        if path is not None and path.is_dir():  # a run directory
+            path = RunDirectory(path).checkpoint_path
         if path is None:
             raise ValueError("Trainer.fit(resume=True) needs the Trainer's out_dir, or resume='path/to/last.npz'")
         checkpoint = find_checkpoint(path)
         if checkpoint is None:
-            warnings.warn(f"no checkpoint at {path} (nor {path.stem}.prev{path.suffix}); training from the start",
+            warnings.warn(f"no checkpoint at {path} (nor {previous_path(path).name}); training from the start",
                           UserWarning, stacklevel=3)
-            self._note_earlier_run()
+            self._start_fresh()
             return None
         restore(self, checkpoint, self.train_size)
-        self._checkpoint_trusted = checkpoint.path == self.checkpoint_path
+        if self.run_dir is not None:
+            self.run_dir.resumed_from(checkpoint.path)
         status = f"it had stopped: {self.stop_reason}" if self.stop_training else "continuing"
         self._say(f"resumed from {checkpoint.path} at epoch {self.epoch}, step {self.step}; {status}")
         return checkpoint
 
-    def _note_earlier_run(self) -> None:
-        path = self.checkpoint_path
-        if path is None or self._checkpoint_trusted:
-            return
-        self._previous_is_stale = True
-        if path.exists():
-            warnings.warn(f"{path} holds a checkpoint of an earlier run; this fresh run overwrites it "
-                          "(pass resume=True to continue that run instead)", UserWarning, stacklevel=4)
+    def _start_fresh(self) -> None:
+        if self.run_dir is not None:
+            self.run_dir.start_fresh()
 
     def _run_epoch(self, x, y, val, epochs) -> None:
         started = time.perf_counter()
@@ -245,12 +245,12 @@ class Trainer:
                 bar.set_postfix_str(f"loss {loss:.3f}", refresh=False)
             if self._checkpoint_due(batch + 1 < batches):
                 progress.seconds = spent_before + time.perf_counter() - started
-                self._write_checkpoint()
+                self.run_dir.save_checkpoint(self)
         if hasattr(bar, "close"):
             bar.close()
 
     def _checkpoint_due(self, mid_epoch: bool) -> bool:
-        return (self.out_dir is not None and self.checkpoint_every is not None and mid_epoch
+        return (self.run_dir is not None and self.checkpoint_every is not None and mid_epoch
                 and not self.stop_training and self.step % self.checkpoint_every == 0)
 
     def _validate(self, val) -> dict:
@@ -275,34 +275,16 @@ class Trainer:
 
     # ---------------------------------------------------------------- run directory
     def _write_outputs(self, final: bool = False) -> None:
-        if self.out_dir is None:
+        """After an epoch: history and checkpoint (none after a non-finite loss, so the last
+        good one survives). At the end: history and the model."""
+        if self.run_dir is None:
             return
         self.history.stop_reason = self.stop_reason
-        self.history.save_json(self.out_dir / "history.json")
-        self.history.save_csv(self.out_dir / "history.csv")
-        if not final and not self._diverged:
-            self._write_checkpoint()
+        self.run_dir.save_history(self.history)
         if final:
-            self._write_model()
-
-    def _write_checkpoint(self) -> None:
-        path = self.checkpoint_path
-        save_checkpoint(self, path, keep_previous=self._checkpoint_trusted)
-        if self._previous_is_stale:  # the earlier run's fallback must not be mistaken for this run's
-            (path.parent / f"{path.stem}.prev{path.suffix}").unlink(missing_ok=True)
-            self._previous_is_stale = False
-        self._checkpoint_trusted = True
-
-    def _write_model(self) -> None:
-        path = self.out_dir / "model.npz"
-        if not all(np.isfinite(p.data).all() for p in self.model.parameters()):
-            warnings.warn(f"{path} not written: the model's parameters are not finite; "
-                          f"the last good state is in {self.checkpoint_path}", UserWarning, stacklevel=4)
-            return
-        try:
-            save_model(self.model, path)
-        except TypeError as error:  # a custom module whose arguments cannot be stored
-            warnings.warn(f"{path} not written: {error}", UserWarning, stacklevel=4)
+            self.run_dir.save_model(self.model)
+        elif not self._diverged:
+            self.run_dir.save_checkpoint(self)
 
     # ---------------------------------------------------------------- inference
     def predict(self, x, batch_size: int | None = None) -> np.ndarray:
