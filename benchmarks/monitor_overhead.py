@@ -3,13 +3,13 @@
 The paper's MLP (40-100-100-10, ReLU, babysit.demo.mnist1d_mlp) is trained with Adam
 (lr 1e-2), batch 100, for a few epochs on MNIST-1D's 4000 training signals with the test
 set as validation, once plainly and once with ``Babysitter()`` at its default sampling
-(every 10 steps) or ``--every``. The two runs take turns within every round and swap
+(one step in 20) or ``--every``. The two runs take turns within every round and swap
 order each round, so a change in machine load hits both alike; the first rounds are
 warm-up. Reported: median seconds per run, wall-clock and CPU time of this process (the
 latter barely moves when other programs share the machine), the overhead of the medians,
 and the median of the per-round overheads. The target is under 10% of training time.
 
-Run: ``python benchmarks/monitor_overhead.py [--rounds 21] [--epochs 5] [--every 10] [--threads 1]``
+Run: ``python benchmarks/monitor_overhead.py [--rounds 21] [--epochs 5] [--every K] [--threads 1]``
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ def train_once(data, epochs: int, every: int | None) -> tuple[float, float, int]
     from babysit.train import Trainer  # noqa: PLC0415
 
     model = mnist1d_mlp(0)
-    callbacks = [] if every is None else [Babysitter(every)]
+    callbacks = [] if every is None else [Babysitter() if every == 0 else Babysitter(every)]
     trainer = Trainer(model, nn.SoftmaxCrossEntropy(), optim.Adam(model.parameters(), lr=1e-2), batch_size=100,
                       callbacks=callbacks, rng=0, verbose=False)
     wall, cpu = time.perf_counter(), time.process_time()
@@ -52,13 +52,14 @@ def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=21)
     parser.add_argument("--epochs", type=int, default=5)
-    parser.add_argument("--every", type=int, default=10, help="the Babysitter's sampling period")
+    parser.add_argument("--every", type=int, default=0, help="the Babysitter's sampling period (0: its default)")
     parser.add_argument("--threads", type=int, default=1, help="BLAS threads")
     args = parser.parse_args(argv)
     # Set before NumPy loads its BLAS: idle BLAS threads that spin would count as CPU time.
     for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[variable] = str(args.threads)
     from babysit.data import mnist1d  # noqa: PLC0415
+    from babysit.diagnostics.monitor_base import DEFAULT_EVERY  # noqa: PLC0415
 
     data = mnist1d()
     times = {"plain": ([], []), "babysitter": ([], [])}
@@ -70,7 +71,7 @@ def main(argv=None) -> dict:
             if round_ >= WARMUP:
                 times[label][0].append(wall)
                 times[label][1].append(cpu)
-    result = {"epochs": args.epochs, "steps": steps, "every": args.every, "rounds": args.rounds,
+    result = {"epochs": args.epochs, "steps": steps, "every": args.every or DEFAULT_EVERY, "rounds": args.rounds,
               "threads": args.threads, "load_average": os.getloadavg()[0],
               "wall": summarize(times["plain"][0], times["babysitter"][0]),
               "cpu": summarize(times["plain"][1], times["babysitter"][1])}
@@ -79,7 +80,7 @@ def main(argv=None) -> dict:
     for clock in ("wall", "cpu"):
         row = result[clock]
         low, high = row["round_overhead_quartiles"]
-        print(f"  {clock:4s}: plain {row['plain_median_s'] * 1e3:7.1f} ms, Babysitter (every {args.every}) "
+        print(f"  {clock:4s}: plain {row['plain_median_s'] * 1e3:7.1f} ms, Babysitter (every {result['every']}) "
               f"{row['babysitter_median_s'] * 1e3:7.1f} ms; overhead {row['median_round_overhead']:+.1%} median "
               f"of rounds (quartiles {low:+.1%}, {high:+.1%}), {row['overhead_of_medians']:+.1%} of the medians")
     print("  target: < 10%")

@@ -130,3 +130,25 @@ def test_unknown_check_name():
     with pytest.raises(ValueError, match="unknown checks"):
         check(mlp(), nn.SoftmaxCrossEntropy(), np.zeros((2, 10)), np.zeros(2, int), checks=["nope"])
     assert babysit  # imported for its side effects in other tests
+
+
+def test_gradient_check_accepts_true_zero_gradients_and_pooling_ties():
+    """A bias before BatchNorm has gradient exactly 0, and flat images make max-pool ties:
+    neither is a wrong backward, so neither may fail the check."""
+    rng = np.random.default_rng(0)
+    before_bn = nn.Sequential(nn.Linear(10, 16, rng=rng), nn.BatchNorm1d(16), nn.ReLU(), nn.Linear(16, 4, rng=rng))
+    x, y = rng.standard_normal((40, 10)).astype(np.float32), rng.integers(0, 4, 40)
+    report = check(before_bn.train(), nn.SoftmaxCrossEntropy(), x, y, checks=["gradient_check"], verbose=False)
+    assert report["gradient_check"].status == "ok", str(report)
+
+    images = np.zeros((40, 1, 8, 8), np.float32)
+    images[:, :, 2:6, 2:6] = 1.0  # flat squares: every pooling window is a tie
+    cnn = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1, rng=rng), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                        nn.Linear(64, 4, rng=rng))
+    report = check(cnn, nn.SoftmaxCrossEntropy(), images, y, checks=["gradient_check"], verbose=False)
+    assert report["gradient_check"].status == "ok", str(report)
+
+
+def test_planned_rate_beyond_the_default_range_is_still_judged(data):
+    report = check(mlp(), nn.SoftmaxCrossEntropy(), *data, lr=100.0, checks=["learning_rate"], verbose=False)
+    assert report["learning_rate"].status == "fail"

@@ -107,21 +107,22 @@ def signature_arguments(target) -> tuple[list[str], list[str]]:
     return [p.name for p in usable], required
 
 
-def check_arguments(what: str, target, given, *, inferred=(), reserved=()) -> None:
+def check_arguments(what: str, target, given, *, inferred=(), fields=()) -> None:
     """Raise a ValueError naming unknown arguments (and the accepted ones) or missing required ones.
 
-    ``inferred`` are filled in by the builder when absent (so not required); ``reserved``
-    are keys of the config entry itself (``type``), not arguments.
+    ``inferred`` are filled in by the builder when absent (so not required); ``fields``
+    are the config entry's own keys, listed among the allowed ones.
     """
     accepted, required = signature_arguments(target)
-    unknown = [key for key in given if key not in accepted and key not in reserved]
+    accepted = list(fields) + [name for name in accepted if name not in fields]
+    unknown = [key for key in given if key not in accepted]
     if unknown:
         listed = ", ".join(accepted) if accepted else "none"
         hints = [match for key in unknown for match in difflib.get_close_matches(key, accepted, n=1)]
         hint = f" (did you mean {hints[0]!r}?)" if len(unknown) == 1 and hints else ""
         plural = "s" if len(unknown) > 1 else ""
-        raise ValueError(f"{what} has no argument{plural} {', '.join(map(repr, unknown))}{hint}; "
-                         f"allowed: {listed}")
+        noun = "key" if fields else "argument"
+        raise ValueError(f"{what} has no {noun}{plural} {', '.join(map(repr, unknown))}{hint}; allowed: {listed}")
     missing = [name for name in required if name not in given and name not in inferred]
     if missing:
         raise ValueError(f"{what} needs {', '.join(map(repr, missing))} (its arguments: {', '.join(accepted)})")

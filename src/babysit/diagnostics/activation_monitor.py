@@ -15,7 +15,14 @@ import math
 import numpy as np
 
 from babysit.diagnostics.findings import Finding
-from babysit.diagnostics.monitor_base import SampledMonitor, layer_label, listing, median, tail
+from babysit.diagnostics.monitor_base import (
+    DEFAULT_EVERY,
+    SampledMonitor,
+    layer_label,
+    listing,
+    median,
+    tail,
+)
 from babysit.nn.activations import ELU, LeakyReLU, PReLU, ReLU, Sigmoid, Tanh
 
 #: Layers whose units can die: "active" means a positive input (where the output takes the
@@ -60,8 +67,9 @@ class ActivationMonitor(SampledMonitor):
 
     section = "activations"
 
-    def __init__(self, every: int = 10, *, saturation_eps: float = 0.01, bins: int = 20, dead_warn: float = 0.2,
-                 dead_fail: float = 0.5, saturated_warn: float = 0.2, saturated_fail: float = 0.5, recent: int = 5):
+    def __init__(self, every: int = DEFAULT_EVERY, *, saturation_eps: float = 0.01, bins: int = 20,
+                 dead_warn: float = 0.2, dead_fail: float = 0.5, saturated_warn: float = 0.2,
+                 saturated_fail: float = 0.5, recent: int = 5):
         super().__init__(every)
         if not 0 < saturation_eps < 0.5:
             raise ValueError(f"ActivationMonitor: saturation_eps must be in (0, 0.5), got {saturation_eps}")

@@ -13,7 +13,7 @@ import math
 import numpy as np
 
 from babysit.diagnostics.findings import Finding
-from babysit.diagnostics.monitor_base import SampledMonitor, listing, median, weight_parameters
+from babysit.diagnostics.monitor_base import DEFAULT_EVERY, SampledMonitor, listing, median, weight_parameters
 
 
 class GradientMonitor(SampledMonitor):
@@ -37,7 +37,7 @@ class GradientMonitor(SampledMonitor):
 
     section = "gradients"
 
-    def __init__(self, every: int = 10, *, vanish_warn: float = 1e-2, vanish_fail: float = 1e-4,
+    def __init__(self, every: int = DEFAULT_EVERY, *, vanish_warn: float = 1e-2, vanish_fail: float = 1e-4,
                  explode_warn: float = 1e2):
         super().__init__(every)
         if not 0 < vanish_fail <= vanish_warn < 1 < explode_warn:

@@ -13,7 +13,7 @@ import math
 import numpy as np
 
 from babysit.diagnostics.findings import Finding
-from babysit.diagnostics.monitor_base import SampledMonitor, listing, median, weight_parameters
+from babysit.diagnostics.monitor_base import DEFAULT_EVERY, SampledMonitor, listing, median, weight_parameters
 
 
 class UpdateRatioMonitor(SampledMonitor):
@@ -42,7 +42,7 @@ class UpdateRatioMonitor(SampledMonitor):
 
     section = "update_ratio"
 
-    def __init__(self, every: int = 10, *, target: float = 1e-3, warn_factor: float = 30.0,
+    def __init__(self, every: int = DEFAULT_EVERY, *, target: float = 1e-3, warn_factor: float = 30.0,
                  fail_factor: float = 100.0, early: float = 0.5):
         super().__init__(every)
         if not 0 < early <= 1:
