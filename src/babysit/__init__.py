@@ -6,13 +6,15 @@ runs the sanity checks an expert runs by hand and says in plain words what to tr
 
 from babysit import data, evaluation, functional, gradcheck, init, nn, optim, schedules
 from babysit.diagnostics.lr_finder import find_lr
+from babysit.diagnostics.monitors import Babysitter
 from babysit.diagnostics.preflight import check
+from babysit.report import make_report
 from babysit.serialization import load
 from babysit.train import History, Trainer
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "History", "Trainer", "__version__", "check", "data", "evaluation", "find_lr", "functional", "gradcheck", "init",
-    "load", "nn", "optim", "schedules",
+    "Babysitter", "History", "Trainer", "__version__", "check", "data", "evaluation", "find_lr", "functional",
+    "gradcheck", "init", "load", "make_report", "nn", "optim", "schedules",
 ]

@@ -79,8 +79,9 @@ def _initial_loss(context):
     if 0.75 <= ratio <= 1.33:
         return [Finding("initial_loss", "ok", measured, wanted, data=data)]
     if ratio > 1:
-        advice = ("the scores at init are too large: the init scale is too big (try init='he' or 'xavier', a "
-                  "smaller std, or a smaller last layer), or the loss is wrong")
+        advice = ("the scores at init are too large: the last layer's weights are too big for 'small random "
+                  "numbers' (give it a smaller init, e.g. init=init.normal(0.01), or a smaller std), or the loss "
+                  "is wrong")
     else:
         advice = ("the loss is below chance before training: the labels leak into the inputs, the data set is "
                   "trivial, or the loss is wrong")
