@@ -104,8 +104,9 @@ def check(config_path: Path) -> None:
 @click.option("--steps", default=200, show_default=True, type=int, help="Rates tried, geometrically spaced.")
 def lr_find(config_path: Path, out: Path | None, start_lr: float, end_lr: float, steps: int) -> None:
     """The learning-rate range test with CONFIG.yaml's model, optimizer and batch size."""
+    from babysit.atomic import write_json  # noqa: PLC0415
     from babysit.config.build import build  # noqa: PLC0415
-    from babysit.config.run import run_lr_find, write_json  # noqa: PLC0415
+    from babysit.config.run import run_lr_find  # noqa: PLC0415
 
     config, _ = _load(config_path)
     setup = _guarded(lambda: build(config))

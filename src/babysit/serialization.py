@@ -13,14 +13,13 @@ from __future__ import annotations
 import hashlib
 import inspect
 import json
-import os
-import tempfile
 import zipfile
 import zlib
 from pathlib import Path
 
 import numpy as np
 
+from babysit.atomic import atomic_open
 from babysit.errors import CheckpointError
 from babysit.nn.module import MODULE_REGISTRY, UNSAVED_ARGUMENTS, Module
 
@@ -43,17 +42,8 @@ def save_arrays(path, arrays: dict[str, np.ndarray], metadata: dict) -> None:
         **metadata,
     }
     payload = np.frombuffer(json.dumps(document).encode("utf-8"), dtype=np.uint8)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            np.savez(stream, **{_METADATA_KEY: payload}, **{f"a/{name}": value for name, value in arrays.items()})
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with atomic_open(path, "wb") as stream:
+        np.savez(stream, **{_METADATA_KEY: payload}, **{f"a/{name}": value for name, value in arrays.items()})
 
 
 def load_arrays(path) -> tuple[dict[str, np.ndarray], dict]:

@@ -7,15 +7,13 @@ once, and leave a run directory with the model, the findings and the report.
 
 from __future__ import annotations
 
-import json
-import os
 import sys
-import tempfile
 import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from babysit.atomic import write_json
 from babysit.config.build import Setup, build, optimizer_factory
 from babysit.config.loading import ConfigError, dump_config, load_config
 from babysit.config.model import shapes
@@ -236,19 +234,6 @@ def _prepare_out_dir(out: Path, config, config_text: str | None, resume: bool, o
             clear_run(out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.yaml").write_text(config_text if config_text is not None else dump_config(config))
-
-
-def write_json(path: Path, data) -> None:
-    """Write ``data`` as JSON atomically (temp file + rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w") as stream:
-            json.dump(data, stream, indent=1, allow_nan=False)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def _say(verbose: bool, message: str) -> None:

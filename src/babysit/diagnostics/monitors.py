@@ -13,12 +13,11 @@ statistics, for the report's plots) and adds its findings to ``findings.json``.
 from __future__ import annotations
 
 import json
-import os
 import sys
-import tempfile
 import warnings
 from pathlib import Path
 
+from babysit.atomic import write_json
 from babysit.diagnostics.activation_monitor import ActivationMonitor
 from babysit.diagnostics.diagnosis import diagnose
 from babysit.diagnostics.findings import Finding, Report
@@ -168,10 +167,10 @@ class Babysitter(Callback):
         """Write monitors.json and add the findings to findings.json in ``out_dir``."""
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
-        _write_json(out_dir / "monitors.json", self.to_dict())
+        write_json(out_dir / "monitors.json", self.to_dict())
         path = out_dir / "findings.json"
         kept = [row for row in _read_findings(path) if row.get("name") not in LIVE_FINDINGS]
-        _write_json(path, {"findings": kept + [jsonable(finding.to_dict()) for finding in self.findings]})
+        write_json(path, {"findings": kept + [jsonable(finding.to_dict()) for finding in self.findings]})
 
     # ------------------------------------------------------------------ resume
     def state_dict(self) -> dict:
@@ -199,14 +198,3 @@ def _read_findings(path: Path) -> list[dict]:
         return []
     return [row for row in rows if isinstance(row, dict)]
 
-
-def _write_json(path: Path, data) -> None:
-    """Write atomically (temp file + rename): a crash mid-write leaves the old file whole."""
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w") as stream:
-            json.dump(data, stream, indent=1, allow_nan=False)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise

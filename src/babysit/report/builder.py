@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from babysit.atomic import write_text
 from babysit.report import monitor_plots, plots
 from babysit.report.html import DrawnPlot, render_page
 from babysit.report.rundata import load_run
@@ -93,22 +92,10 @@ def make_report(run_dir) -> Path:
         _save(figure, path)
         drawn.append(DrawnPlot(path, spec.title, spec.caption))
     page = out / "index.html"
-    _write_atomically(page, render_page(run, drawn, skipped))
+    write_text(page, render_page(run, drawn, skipped))
     return page
 
 
 def _save(figure, path: Path) -> None:
     figure.savefig(path, format="png", facecolor="white")
 
-
-def _write_atomically(path: Path, text: str) -> None:
-    """Write next to the target and rename, so a reader never sees half a page."""
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        os.chmod(temporary, 0o644)  # mkstemp makes it private; a report is meant to be shared
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise

@@ -5,10 +5,10 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from babysit.atomic import write_text
 
 
 @dataclass
@@ -47,7 +47,7 @@ class History:
 
     def save_json(self, path) -> None:
         """Write the whole history (per-batch losses included) atomically."""
-        _write_atomically(path, json.dumps(self.to_dict(), indent=1))
+        write_text(path, json.dumps(self.to_dict(), indent=1))
 
     @classmethod
     def load_json(cls, path) -> History:
@@ -64,18 +64,5 @@ class History:
 
     def save_csv(self, path, separator: str = ",") -> None:
         """Write :meth:`to_csv` atomically."""
-        _write_atomically(path, self.to_csv(separator))
+        write_text(path, self.to_csv(separator))
 
-
-def _write_atomically(path, text: str) -> None:
-    """Temp file + rename, so a reader (or a killed run) never sees half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", newline="") as stream:
-            stream.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
