@@ -21,41 +21,22 @@ import sys
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import run  # the benchmark driver beside this file
+
 MODELS = {"cifar": dict(batch=64, input=(3, 32, 32), target=0.9), "mnist1d": dict(batch=100, input=(1, 40), target=2.0)}
 
 
-def babysit_model(name):
-    from babysit import nn  # noqa: PLC0415 - worker only
+# The same two models as benchmarks/run.py's "cnn" and "mnist1d_cnn" cases.
+RUN_CASES = {"cifar": "cnn", "mnist1d": "mnist1d_cnn"}
 
-    if name == "cifar":
-        return nn.Sequential(
-            nn.Conv2d(3, 32, 3, padding=1, rng=1), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(32, 64, 3, padding=1, rng=2), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Flatten(), nn.Linear(4096, 10, rng=3),
-        )
-    return nn.Sequential(
-        nn.Conv1d(1, 25, 5, stride=2, padding=1, rng=1), nn.ReLU(),
-        nn.Conv1d(25, 25, 3, stride=2, padding=1, rng=2), nn.ReLU(),
-        nn.Conv1d(25, 25, 3, stride=2, padding=1, rng=3), nn.ReLU(),
-        nn.Flatten(), nn.Linear(125, 10, rng=4),
-    )
+
+def babysit_model(name):
+    return run.babysit_model(RUN_CASES[name])
 
 
 def torch_model(name):
-    from torch import nn  # noqa: PLC0415
-
-    if name == "cifar":
-        return nn.Sequential(
-            nn.Conv2d(3, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Flatten(), nn.Linear(4096, 10),
-        )
-    return nn.Sequential(
-        nn.Conv1d(1, 25, 5, stride=2, padding=1), nn.ReLU(),
-        nn.Conv1d(25, 25, 3, stride=2, padding=1), nn.ReLU(),
-        nn.Conv1d(25, 25, 3, stride=2, padding=1), nn.ReLU(),
-        nn.Flatten(), nn.Linear(125, 10),
-    )
+    return run.torch_model(RUN_CASES[name])
 
 
 def rate(step, seconds, windows=5):
