@@ -129,6 +129,31 @@ def report(run_dir: Path) -> None:
         raise _BadInput(str(error)) from error
 
 
+def _lab_help() -> str:
+    from babysit.labs.registry import DESCRIPTIONS  # noqa: PLC0415 - the registry imports no lab
+
+    names = "\n".join(f"  {name:<12} {text}" for name, text in DESCRIPTIONS.items())
+    return ("Reproduce one lecture experiment: write its PNG plots and summary.md into --out.\n\n"
+            f"\b\nNAME is one of:\n{names}")
+
+
+@main.command(short_help="Reproduce a lecture experiment (plots + summary.md).", help=_lab_help())
+@click.argument("name", metavar="NAME")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Directory for the plots and summary.md [default: runs/labs/NAME].")
+@click.option("--quick", is_flag=True, help="A smaller version (seconds) that still shows the lecture's result.")
+def lab(name: str, out: Path | None, quick: bool) -> None:
+    """Run the lab NAME."""
+    from babysit.labs.registry import LABS, run  # noqa: PLC0415
+
+    if name not in LABS:
+        raise _BadInput(f"unknown lab {name!r}; available: {', '.join(LABS)}")
+    out = out if out is not None else Path("runs") / "labs" / name
+    result = run(name, out, quick=quick)
+    click.echo(f"lab {name}: {len(result['plots'])} plots in {out} ({result['seconds']:.1f} s)")
+    click.echo(f"summary: {result['summary_path']}")
+
+
 def _load(config_path: Path):
     """The validated config and its text (copied into the run directory)."""
     from babysit.config import load_config  # noqa: PLC0415
