@@ -205,3 +205,31 @@ def test_example_configs_reach_their_targets(name, target, tmp_path):
     Measured over seeds: examples/README.md."""
     result = train(ROOT / "examples" / f"{name}.yaml", tmp_path, checks=False, report=False, verbose=False)
     assert result.test["accuracy"] >= target
+
+
+def test_ensemble_evaluates_each_run_and_their_ensemble(tmp_path):
+    runs = []
+    for seed in (0, 1, 2):
+        config, out = write(tmp_path, name=f"s{seed}.yaml", seed=seed, checks=False, babysitter=False,
+                            callbacks=[]), tmp_path / f"run{seed}"
+        assert invoke("train", config, "--out", out, "--quiet", "--no-report").exit_code == 0
+        runs.append(out)
+    result = invoke("ensemble", *runs, "--save", tmp_path / "ens")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert sum(str(run) in result.stdout for run in runs) == 3 and any("ensemble" in line for line in lines)
+    from babysit.evaluation import load_ensemble
+
+    assert len(load_ensemble(tmp_path / "ens").models) == 3
+    missing = CliRunner().invoke(main, ["ensemble", str(runs[0]), str(tmp_path)])
+    assert missing.exit_code == 2 and "config.yaml" in missing.output
+
+
+def test_ensemble_refuses_runs_on_other_data(tmp_path):
+    first, second = tmp_path / "a", tmp_path / "b"
+    for out, n_test in ((first, 60), (second, 50)):
+        text = SPIRALS.replace("n_test: 60", f"n_test: {n_test}")
+        config = write(tmp_path, text=text, name=f"{out.name}.yaml", checks=False, babysitter=False, callbacks=[])
+        assert invoke("train", config, "--out", out, "--quiet", "--no-report").exit_code == 0
+    result = CliRunner().invoke(main, ["ensemble", str(first), str(second)])
+    assert result.exit_code == 2 and "share their test set" in result.output

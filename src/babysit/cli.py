@@ -117,6 +117,39 @@ def lr_find(config_path: Path, out: Path | None, start_lr: float, end_lr: float,
         click.echo(f"wrote {out / 'lr_find.json'}")
 
 
+@main.command(short_help="Evaluate several runs' models and their ensemble on the test set.")
+@click.argument("run_dirs", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--method", type=click.Choice(["mean", "vote"]), default="mean", show_default=True,
+              help="Average the predicted probabilities, or take the majority vote.")
+@click.option("--save", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Also save the ensemble here (babysit.evaluation.load_ensemble reads it).")
+def ensemble(run_dirs: tuple[Path, ...], method: str, save: Path | None) -> None:
+    """Test accuracy of each RUN_DIR's model.npz and of their ensemble, side by side.
+
+    The test data and its preprocessing come from the first run's config.yaml; every run
+    must have been trained on the same data (the `data` and `preprocessing` sections agree).
+    """
+    import babysit  # noqa: PLC0415
+    from babysit.config.build import build  # noqa: PLC0415
+    from babysit.evaluation import Ensemble, format_table  # noqa: PLC0415
+
+    configs = [_load(run_dir / "config.yaml")[0] for run_dir in run_dirs]
+    for run_dir, config in zip(run_dirs[1:], configs[1:], strict=True):
+        if (config.data, config.preprocessing) != (configs[0].data, configs[0].preprocessing):
+            raise _BadInput(f"{run_dir}: trained on other data or preprocessing than {run_dirs[0]}; "
+                            "an ensemble's members must share their test set")
+    setup = _guarded(lambda: build(configs[0]))
+    models = [_guarded(lambda run_dir=run_dir: babysit.load(run_dir / "model.npz")) for run_dir in run_dirs]
+    members = Ensemble(models, method=method)
+    rows = members.evaluate(*setup.data.test)
+    for row, run_dir in zip(rows, run_dirs, strict=False):
+        row["model"] = str(run_dir)
+    click.echo(format_table(rows))
+    if save is not None:
+        members.save(save)
+        click.echo(f"saved the ensemble in {save}")
+
+
 @main.command(short_help="Draw a run directory's plots and report/index.html.")
 @click.argument("run_dir", type=click.Path(file_okay=False, path_type=Path))
 def report(run_dir: Path) -> None:
@@ -167,10 +200,11 @@ def _guarded(action):
     from babysit.config.loading import ConfigError  # noqa: PLC0415
     from babysit.config.run import PreflightFailed  # noqa: PLC0415
     from babysit.config.rundir import RunDirError  # noqa: PLC0415
+    from babysit.errors import CheckpointError  # noqa: PLC0415
 
     try:
         return action()
-    except (ConfigError, RunDirError, FileNotFoundError) as error:
+    except (ConfigError, RunDirError, FileNotFoundError, CheckpointError) as error:
         raise _BadInput(str(error)) from error
     except PreflightFailed as error:
         click.echo(str(error), err=True)
