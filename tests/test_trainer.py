@@ -190,3 +190,16 @@ def test_bad_trainer_arguments_are_named(kwargs, pattern):
 def test_epochs_must_be_a_count():
     with pytest.raises(ValueError, match=r"epochs must be an int >= 0, got 2\.5"):
         small_trainer().fit(blobs(0), epochs=2.5)
+
+
+def test_schedule_keeps_the_ratio_between_parameter_groups():
+    """Fine-tuning: the pretrained body at a tenth of the head's rate, under a decaying schedule."""
+    rng = np.random.default_rng(0)
+    model = nn.Sequential(nn.Linear(5, 16, rng=rng), nn.ReLU(), nn.Linear(16, 3, rng=rng))
+    optimizer = optim.SGD([{"params": model[2].parameters(), "lr": 0.1},
+                           {"params": model[0].parameters(), "lr": 0.01}], lr=0.1)
+    trainer = Trainer(model, nn.SoftmaxCrossEntropy(), optimizer, schedule=schedules.step_decay(0.1, 5, 0.5),
+                      batch_size=32, rng=rng, verbose=False)
+    trainer.fit(blobs(0), epochs=1)  # 10 steps: the last used step 9 -> 0.05
+    head, body = (group["lr"] for group in optimizer.param_groups)
+    assert head == pytest.approx(0.05) and body == pytest.approx(0.005)

@@ -77,9 +77,8 @@ def fine_tune_param_groups(model: Sequential, k: int, base_lr: float, pretrained
     """Optimizer parameter groups: the top ``k`` layers at ``base_lr``, the rest at ``base_lr * factor``.
 
     Every parameter is unfrozen; pass ``pretrained_lr_factor=0`` or use :func:`freeze_all_but`
-    to keep the lower layers fixed. Note that a Trainer ``schedule`` sets every group's
-    rate to the same value: give each group its rate with a schedule of its own instead
-    (``lr`` may be a callable of the step).
+    to keep the lower layers fixed. A Trainer ``schedule`` keeps the groups' ratio (the
+    first group, the head, follows the schedule; the others stay ``factor`` times it).
     """
     if not base_lr >= 0 or not pretrained_lr_factor >= 0:
         raise ValueError(f"fine_tune_param_groups: base_lr and pretrained_lr_factor must be >= 0, "

@@ -34,6 +34,8 @@ class Trainer:
     schedule : callable step -> lr, optional
         Sets every parameter group's ``lr`` before each batch (``schedule_per="batch"``,
         called with the step count) or each epoch (``"epoch"``, called with epoch - 1).
+        The schedule gives the first group's rate; the other groups keep the ratio they
+        had to it, so fine-tuning's lower rate for pretrained layers survives a schedule.
     penalties : sequence of L1Penalty / L2Penalty
         Added to the data loss (regularization in the loss).
     callbacks : sequence of Callback
@@ -85,6 +87,7 @@ class Trainer:
             raise ValueError(f"Trainer: checkpoint_every must be a positive int or None, got {checkpoint_every!r}")
         self.model, self.loss, self.optimizer = model, loss, optimizer
         self.schedule, self.schedule_per = schedule, schedule_per
+        self._lr_ratios = _lr_ratios(optimizer.param_groups)
         self.penalties = list(penalties)
         self.callbacks = CallbackList(callbacks)
         self.batch_size = batch_size
@@ -313,8 +316,8 @@ class Trainer:
         return float(lr(self.optimizer.step_count) if callable(lr) else lr)
 
     def _set_lr(self, lr: float) -> None:
-        for group in self.optimizer.param_groups:
-            group["lr"] = lr
+        for group, ratio in zip(self.optimizer.param_groups, self._lr_ratios, strict=True):
+            group["lr"] = lr * ratio
 
     def _cast(self, x, name):
         x = np.asarray(x)
@@ -368,3 +371,11 @@ def format_epoch_line(row: dict, epochs: int) -> str:
 
 def _number(value) -> str:
     return "-" if value is None or not math.isfinite(value) else f"{value:.3f}"
+
+
+def _lr_ratios(groups) -> list[float]:
+    """Each group's rate relative to the first group's (1 where a rate is a schedule or 0)."""
+    first = groups[0]["lr"] if groups else None
+    if not isinstance(first, (int, float)) or first <= 0:
+        return [1.0] * len(groups)
+    return [group["lr"] / first if isinstance(group["lr"], (int, float)) else 1.0 for group in groups]
