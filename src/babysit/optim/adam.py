@@ -7,7 +7,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from babysit.optim.foreach import foreach, with_weight_decay
+from babysit.optim.foreach import foreach, update_moments, with_weight_decay
 from babysit.optim.optimizer import Optimizer, Rule, betas, flag, learning_rate, nonnegative
 
 
@@ -27,17 +27,7 @@ def adam_update(
     if decay != 1.0:
         param *= decay
     g = with_weight_decay(param, grad, weight_decay, s2)
-    exp_avg *= beta1
-    np.multiply(g, 1.0 - beta1, out=s1)
-    exp_avg += s1
-    exp_avg_sq *= beta2
-    np.square(g, out=s1)
-    s1 *= 1.0 - beta2
-    exp_avg_sq += s1
-    second = exp_avg_sq
-    if max_exp_avg_sq is not None:
-        np.maximum(max_exp_avg_sq, exp_avg_sq, out=max_exp_avg_sq)
-        second = max_exp_avg_sq
+    second = update_moments(g, exp_avg, exp_avg_sq, s1, beta1, beta2, max_exp_avg_sq)
     np.sqrt(second, out=s1)
     s1 += eps_hat
     np.divide(exp_avg, s1, out=s1)

@@ -72,6 +72,26 @@ def with_weight_decay(param, grad, weight_decay, out):
     return out
 
 
+def update_moments(g, exp_avg, exp_avg_sq, scratch, beta1, beta2, max_exp_avg_sq=None):
+    """Adam's moment estimates, in place: ``m = beta1*m + (1-beta1)*g``,
+    ``v = beta2*v + (1-beta2)*g**2``, and for AMSGrad ``v_max = max(v_max, v)``.
+
+    Returns the second moment to divide by (``v``, or ``v_max`` for AMSGrad/AMSBound).
+    Shared by Adam, NAdam and AdaBound so the three stay the same arithmetic.
+    """
+    exp_avg *= beta1
+    np.multiply(g, 1.0 - beta1, out=scratch)
+    exp_avg += scratch
+    exp_avg_sq *= beta2
+    np.square(g, out=scratch)
+    scratch *= 1.0 - beta2
+    exp_avg_sq += scratch
+    if max_exp_avg_sq is None:
+        return exp_avg_sq
+    np.maximum(max_exp_avg_sq, exp_avg_sq, out=max_exp_avg_sq)
+    return max_exp_avg_sq
+
+
 def _scratch(namespace, count: int, size: int, dtype) -> list:
     """Per-thread reusable buffers: allocating fresh ones each step costs page faults."""
     key = (namespace.__name__, np.dtype(dtype), count)

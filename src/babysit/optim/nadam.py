@@ -7,7 +7,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from babysit.optim.foreach import foreach, with_weight_decay
+from babysit.optim.foreach import foreach, update_moments, with_weight_decay
 from babysit.optim.optimizer import Optimizer, Rule, betas, flag, learning_rate, nonnegative
 
 
@@ -20,13 +20,7 @@ def nadam_update(
     if decay != 1.0:
         param *= decay
     g = with_weight_decay(param, grad, weight_decay, s3)
-    exp_avg *= beta1
-    np.multiply(g, 1.0 - beta1, out=s1)
-    exp_avg += s1
-    exp_avg_sq *= beta2
-    np.square(g, out=s1)
-    s1 *= 1.0 - beta2
-    exp_avg_sq += s1
+    update_moments(g, exp_avg, exp_avg_sq, s1, beta1, beta2)
     np.multiply(g, grad_coef, out=s2)
     np.multiply(exp_avg, avg_coef, out=s1)
     s2 += s1
