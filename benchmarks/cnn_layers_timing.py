@@ -39,20 +39,6 @@ def torch_model(name):
     return run.torch_model(RUN_CASES[name])
 
 
-def rate(step, seconds, windows=5):
-    """Median steps/s over ``windows`` windows, after a warm-up."""
-    for _ in range(5):
-        step()
-    rates = []
-    for _ in range(windows):
-        count, start = 0, time.perf_counter()
-        while (elapsed := time.perf_counter() - start) < seconds / windows:
-            step()
-            count += 1
-        rates.append(count / elapsed)
-    return statistics.median(rates)
-
-
 def babysit_step(name, lr=0.01):
     import numpy as np  # noqa: PLC0415
 

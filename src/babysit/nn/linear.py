@@ -60,8 +60,12 @@ class Linear(Module):
             need_bias=self.bias is not None and self.bias.requires_grad,
         )
         if dweight is not None:
-            self.weight.accumulate_grad(dweight)
+            self.weight.accumulate_grad(self.weight_gradient(dweight))
         if dbias is not None:
             self.bias.accumulate_grad(dbias)
         return dx
+
+    def weight_gradient(self, dweight):
+        """The gradient that reaches ``weight`` from the dense ``dL/dW``; DropConnect masks it."""
+        return dweight
 

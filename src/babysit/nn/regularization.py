@@ -18,7 +18,7 @@ from babysit.functional.dropout import (
     gaussian_noise_backward,
     gaussian_noise_forward,
 )
-from babysit.functional.linear import linear_backward, linear_forward
+from babysit.functional.linear import linear_forward
 from babysit.nn.linear import Linear
 from babysit.nn.module import Module, Parameter, check_positive_int
 
@@ -141,20 +141,9 @@ class DropConnect(Linear):
         out, self._cache = linear_forward(x, weight, None if self.bias is None else self.bias.data)
         return out
 
-    def backward(self, dout):
-        if self._cache is None:
-            raise RuntimeError(f"{self.short_repr()}: backward called before forward")
-        dx, dweight, dbias = linear_backward(
-            dout, self._cache,
-            need_input=self.needs_input_grad,
-            need_weight=self.weight.requires_grad,
-            need_bias=self.bias is not None and self.bias.requires_grad,
-        )
-        if dweight is not None:
-            self.weight.accumulate_grad(dropout_backward(dweight, self._mask))
-        if dbias is not None:
-            self.bias.accumulate_grad(dbias)
-        return dx
+    def weight_gradient(self, dweight):
+        """Only the weights kept in this forward pass get a gradient (the same mask, same scale)."""
+        return dropout_backward(dweight, self._mask)
 
 
 # --------------------------------------------------------------------------- constraints
