@@ -14,6 +14,8 @@ import math
 import numbers
 
 from babysit.diagnostics.findings import Finding
+from babysit.train.callbacks.early_stopping import EarlyStopping
+from babysit.train.callbacks.model_checkpoint import ModelCheckpoint
 
 _FIX_TRAINING = ("more capacity (wider or deeper layers), a better learning rate (run the learning-rate range "
                  "test), a better initialization (He for ReLU, Xavier for tanh) or batch normalization; do not add "
@@ -23,7 +25,7 @@ _REGULARIZE = ("regularize: dropout, L2 weight decay, data augmentation, early s
 
 
 def diagnose(history, *, good_accuracy: float = 0.9, gap: float = 0.1, loss_gap: float = 2.0,
-             chance_accuracy: float | None = None, val_rise: float = 0.05) -> list[Finding]:
+             chance_accuracy: float | None = None, val_rise: float = 0.05, callbacks=()) -> list[Finding]:
     """Diagnose a finished run from its per-epoch metrics.
 
     Parameters
@@ -42,6 +44,11 @@ def diagnose(history, *, good_accuracy: float = 0.9, gap: float = 0.1, loss_gap:
         Accuracy of guessing (1/C); training accuracy barely above it fails.
     val_rise : float
         A final validation loss this fraction above its best epoch's asks for early stopping.
+    callbacks : sequence of Callback
+        The run's callbacks. An :class:`EarlyStopping` with ``restore_best`` or a
+        :class:`ModelCheckpoint` saving the best model, on a validation metric, already
+        follows the early-stopping advice: the ``early_stopping`` finding then says which
+        epoch they keep instead of asking for them.
 
     Returns
     -------
@@ -68,7 +75,7 @@ def diagnose(history, *, good_accuracy: float = 0.9, gap: float = 0.1, loss_gap:
     elif _finite(last.get("val_loss")):
         findings.append(_gap_by_loss(last["loss"], last["val_loss"], loss_gap))
     if _finite(last.get("val_loss")):
-        findings.append(_early_stopping(rows, val_rise))
+        findings.append(_early_stopping(rows, val_rise, callbacks))
     return findings
 
 
@@ -129,7 +136,7 @@ def _gap_by_loss(train_loss, val_loss, limit) -> Finding:
                    "no gap: if the training loss is not good enough, add capacity", data)
 
 
-def _early_stopping(rows, val_rise) -> Finding:
+def _early_stopping(rows, val_rise, callbacks=()) -> Finding:
     losses = [(row.get("epoch", index + 1), row["val_loss"]) for index, row in enumerate(rows)
               if _finite(row.get("val_loss"))]
     best_epoch, best = min(losses, key=lambda pair: pair[1])
@@ -137,12 +144,54 @@ def _early_stopping(rows, val_rise) -> Finding:
     measured = f"validation loss lowest {best:.4g} at epoch {best_epoch}, {last:.4g} at the last epoch ({last_epoch})"
     expected = f"the last epoch within {val_rise:.0%} of the best"
     data = {"best_epoch": best_epoch, "best_val_loss": best, "last_val_loss": last}
-    if last > best + val_rise * abs(best):
-        return Finding("early_stopping", "warn", measured, expected,
-                       f"the validation loss rose after epoch {best_epoch}: stop early on the validation loss "
-                       "(EarlyStopping(monitor='val_loss', restore_best=True)) or keep the best checkpoint "
-                       "(ModelCheckpoint); a rising validation loss while training improves is overfitting", data)
-    return Finding("early_stopping", "ok", measured, expected, data=data)
+    if last <= best + val_rise * abs(best):
+        return Finding("early_stopping", "ok", measured, expected, data=data)
+    kept, unrestored = _kept_best(callbacks)
+    if kept:
+        data["kept_by"] = [keeper for keeper, _, _ in kept]
+        data["kept_epoch"] = kept[0][1]
+        return Finding("early_stopping", "ok", f"{measured}; " + "; ".join(text for _, _, text in kept),
+                       f"{expected}, or the best model kept", data=data)
+    advice = (f"the validation loss rose after epoch {best_epoch}: stop early on the validation loss "
+              "(EarlyStopping(monitor='val_loss', restore_best=True)) or keep the best checkpoint "
+              "(ModelCheckpoint); a rising validation loss while training improves is overfitting")
+    if unrestored is not None:
+        stopped = (f"stopped at epoch {unrestored.stopped_epoch}" if unrestored.stopped_epoch is not None
+                   else f"had not stopped yet (patience {unrestored.patience})")
+        advice = (f"EarlyStopping {stopped}, but without restore_best the model keeps the last epoch's weights, "
+                  f"not those of its best epoch ({unrestored.best_epoch}): pass restore_best=True or add a "
+                  "ModelCheckpoint")
+    return Finding("early_stopping", "warn", measured, expected, advice, data)
+
+
+def _kept_best(callbacks):
+    """What already keeps the best model: ``([(callback name, epoch, sentence)], EarlyStopping without restore)``.
+
+    Only callbacks watching a validation metric count: the training loss keeps falling while
+    the model overfits.
+    """
+    kept, unrestored = [], None
+    for callback in callbacks:
+        if isinstance(callback, EarlyStopping) and _on_validation(callback) and callback.best_epoch is not None:
+            if not callback.restore_best:
+                unrestored = callback
+                continue
+            stopped = (f"stopped at epoch {callback.stopped_epoch} and " if callback.stopped_epoch is not None
+                       else "")
+            kept.append(("EarlyStopping", callback.best_epoch,
+                         f"EarlyStopping {stopped}restores the weights of epoch {callback.best_epoch} "
+                         f"(best {callback.metric.monitor})"))
+        elif (isinstance(callback, ModelCheckpoint) and _on_validation(callback) and callback.save_best
+              and callback.best_epoch is not None):
+            where = f" in {callback.best_path}" if callback.best_path is not None else ""
+            kept.append(("ModelCheckpoint", callback.best_epoch,
+                         f"the best model (epoch {callback.best_epoch}, by {callback.metric.monitor}) is kept by "
+                         f"ModelCheckpoint{where}"))
+    return kept, unrestored
+
+
+def _on_validation(callback) -> bool:
+    return callback.metric.monitor.startswith("val_")
 
 
 def _still_falling(rows, fraction: float = 0.05) -> bool:

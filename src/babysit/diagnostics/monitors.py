@@ -142,7 +142,11 @@ class Babysitter(Callback):
         if loss is not None:
             findings += loss.findings(trainer, update_ratio=ratio)
         chance = 1.0 / loss.num_classes if loss is not None and loss.num_classes else None
-        findings += diagnose(trainer.history, good_accuracy=self.good_accuracy, gap=self.gap, chance_accuracy=chance)
+        # The callbacks tell the diagnosis whether the best model is already kept (EarlyStopping,
+        # ModelCheckpoint), so it does not advise what the run already does.
+        callbacks = getattr(getattr(trainer, "callbacks", None), "callbacks", ())
+        findings += diagnose(trainer.history, good_accuracy=self.good_accuracy, gap=self.gap, chance_accuracy=chance,
+                             callbacks=callbacks)
         return findings
 
     def _monitor_findings(self) -> list[Finding]:

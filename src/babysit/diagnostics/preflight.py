@@ -59,6 +59,25 @@ def _eval_copy(model, dtype=None):
     return clone.eval()
 
 
+def _train_time_copy(model):
+    """A copy that computes the scores the first training step sees, without its noise.
+
+    Layers with running statistics (BatchNorm and its kin) run in train mode and normalize
+    with the batch's statistics: at init their running mean and variance are still 0 and 1,
+    so in eval mode they would not normalize at all, and the loss of a BatchNorm net on
+    unscaled data would not be the one training starts from. Their running statistics move
+    on the copy only. Dropout, DropConnect, Gaussian noise and stochastic depth stay in eval
+    mode: the loss-at-init check is about the scale of the scores (small weights give scores
+    near 0 and a loss of ln C), and these layers only add noise around the same expected
+    scores (inverted scaling).
+    """
+    clone = copy.deepcopy(model).eval()
+    for module in clone.modules():
+        if module.buffer_names:  # running statistics: learned from batches in train mode
+            module.training = True
+    return clone
+
+
 def _sample(context, size):
     x, y = context["x"], context["y"]
     index = context["rng"].choice(len(x), size=min(size, len(x)), replace=False)
@@ -66,7 +85,7 @@ def _sample(context, size):
 
 
 def _initial_loss(context):
-    model, loss = _eval_copy(context["model"]), context["loss"]
+    model, loss = _train_time_copy(context["model"]), context["loss"]
     x, y = _sample(context, 256)
     scores = model(x)
     value = loss(scores, y)
@@ -92,7 +111,7 @@ def _initial_loss(context):
 def _regularization_raises_loss(context):
     from babysit.nn.penalties import L2Penalty  # noqa: PLC0415
 
-    model, loss = _eval_copy(context["model"]), context["loss"]
+    model, loss = _train_time_copy(context["model"]), context["loss"]
     x, y = _sample(context, 256)
     data_loss = loss(model(x), y)
     penalties = context["penalties"] or [L2Penalty(1.0)]
@@ -177,7 +196,7 @@ def _overfit_tiny(context):
     x, y = _sample(context, context["tiny_size"])
     model.needs_input_grad = False
     optimizer = context["optimizer"](model.parameters(), 3e-3)
-    initial = loss(_eval_copy(model)(x), y)
+    initial = loss(_train_time_copy(model)(x), y)  # the loss training starts from, as in initial_loss
     value, steps = initial, 0
     try:
         with np.errstate(all="raise", under="ignore"):

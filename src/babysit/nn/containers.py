@@ -60,12 +60,27 @@ class Sequential(Module):
         return x
 
     def backward(self, dout):
-        for index in range(len(self.layers) - 1, -1, -1):
+        """Run the layers' backward passes from the top down; returns ``dL/dx``.
+
+        When the input gradient is not needed (``needs_input_grad`` False: the data, or a
+        frozen feature extractor under it) the chain stops at the lowest layer that holds a
+        trainable parameter, which is itself told to skip its input gradient: layers below
+        it would only compute gradients that nobody reads, which costs as much as training
+        them. Returns ``None`` then.
+        """
+        if self.needs_input_grad:
+            bottom = 0
+        else:
+            bottom = next((i for i, layer in enumerate(self.layers) if has_trainable_parameters(layer)), None)
+            if bottom is None:  # nothing to train in here and nobody wants dx
+                return None
+        for index in range(len(self.layers) - 1, bottom - 1, -1):
             layer = self.layers[index]
-            if index == 0:
-                layer.needs_input_grad = self.needs_input_grad
+            # Set on every layer, not only the bottom one: after unfreezing, a layer that
+            # was the bottom must pass its gradient on again.
+            layer.needs_input_grad = index > bottom or self.needs_input_grad
             dout = layer.backward(dout)
-        return dout
+        return dout if self.needs_input_grad else None
 
 
 class Residual(Module):
@@ -113,6 +128,18 @@ class Residual(Module):
         return skip + out
 
     def backward(self, dout):
+        scale = 1.0 if self.training or not self.drop_prob else 1.0 - self.drop_prob
+        dblock = dout if scale == 1.0 else scale * dout
+        if not self.needs_input_grad:
+            # Only parameter gradients are wanted: a branch with nothing trainable needs no
+            # backward at all, and the others need no input gradient.
+            if self.shortcut is not None and has_trainable_parameters(self.shortcut):
+                self.shortcut.needs_input_grad = False
+                self.shortcut.backward(dout)
+            if not self._block_dropped and has_trainable_parameters(self.block):
+                self.block.needs_input_grad = False
+                self.block.backward(dblock)
+            return None
         # Both branches read the same input, so their input gradients add up.
         for branch in (self.block, self.shortcut):
             if branch is not None:
@@ -120,6 +147,9 @@ class Residual(Module):
         dx = dout if self.shortcut is None else self.shortcut.backward(dout)
         if self._block_dropped:
             return dx
-        scale = 1.0 if self.training or not self.drop_prob else 1.0 - self.drop_prob
-        dblock = self.block.backward(dout if scale == 1.0 else scale * dout)
-        return dx + dblock
+        return dx + self.block.backward(dblock)
+
+
+def has_trainable_parameters(module: Module) -> bool:
+    """Whether any parameter of ``module`` (its submodules included) has ``requires_grad``."""
+    return any(p.requires_grad for _, p in module.named_parameters())

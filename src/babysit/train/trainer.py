@@ -161,6 +161,7 @@ class Trainer:
         if self.schedule is not None and self.schedule_per == "batch":
             self._set_lr(self.schedule(self.step))
         self.model.train()
+        self.model.needs_input_grad = False  # no gradient for the data: frozen lower layers skip backward
         scores = self.model(x_batch)
         loss = float(self.loss(scores, y_batch) + sum(penalty(self.model) for penalty in self.penalties))
         self.model.zero_grad()
