@@ -40,8 +40,22 @@ def _optimizers(out_dir, quick):
     return run_optimizers_lab(out_dir, quick)
 
 
+def _activations(out_dir, quick):
+    from babysit.labs.activations_lab import run_activations_lab  # noqa: PLC0415
+
+    return run_activations_lab(out_dir, quick)
+
+
+def _preprocessing(out_dir, quick):
+    from babysit.labs.preprocessing_lab import run_preprocessing_lab  # noqa: PLC0415
+
+    return run_preprocessing_lab(out_dir, quick)
+
+
 #: Every lab by name, with the one-line description ``babysit lab --help`` lists.
 LABS = {
+    "activations": _activations,
+    "preprocessing": _preprocessing,
     "init": _init,
     "babysitting": _babysitting,
     "schedules": _schedules,
@@ -49,6 +63,8 @@ LABS = {
 }
 
 DESCRIPTIONS = {
+    "activations": "sigmoid to maxout on MNIST-1D: curves, vanishing gradients, the zig-zag of positive inputs",
+    "preprocessing": "raw vs centered vs standardized vs PCA-whitened inputs: convergence and the data cloud",
     "init": "10-layer tanh/ReLU net: activations for init 0.01, 1.0, Xavier, He",
     "babysitting": "the lecture's sanity checks and learning-rate search on a 2-layer net",
     "schedules": "every learning-rate schedule, and its effect on one training run",
