@@ -1,4 +1,4 @@
-"""The ``babysit`` command: demo, train, check, lr-find, report.
+"""The ``babysit`` command: demo, train, check, lr-find, search, ensemble, report, lab.
 
 Progress (pre-flight findings, the progress bar, epoch lines, live findings) goes to
 stderr; the results a script would read (test accuracy, the report's path, the check
@@ -162,6 +162,37 @@ def report(run_dir: Path) -> None:
         raise _BadInput(str(error)) from error
 
 
+@main.command(short_help="Hyperparameter search over a config's search: ranges (random/grid, coarse to fine).")
+@config_argument
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Results: results.csv, plots, best.yaml, search.db [default: runs/<config name>].")
+@click.option("--storage", default=None, help="Database URL or SQLite file for the trials [default: OUT/search.db].")
+@click.option("--jobs", type=int, default=None, help="Trials in parallel [default: 1; with --scheduler: the cluster's "
+              "threads].")
+@click.option("--resume", is_flag=True, help="Continue the search stored there: finished trials are kept.")
+@click.option("--scheduler", default=None, metavar="ADDRESS", help="Run the trials on a Dask cluster "
+              "(e.g. tcp://10.0.0.1:8786).")
+@click.option("--top", default=10, show_default=True, help="Rows of the results table to print.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def search(config_path: Path, out: Path | None, storage: str | None, jobs: int | None, resume: bool,
+           scheduler: str | None, top: int, quiet: bool) -> None:
+    """Search the hyperparameters CONFIG.yaml's search: section names; print the best trials.
+
+    Writes OUT/results.csv, OUT/scores.png, OUT/command_center.png (OUT/stages.png for a
+    coarse-to-fine search) and OUT/best.yaml (the best trial, for `babysit train`). A search
+    killed at any point continues with --resume. See docs/search.md.
+    """
+    from babysit.search.cli_search import run_search_command  # noqa: PLC0415 - optuna loads only for a search
+
+    out = out if out is not None else Path("runs") / config_path.stem
+    run = _guarded(lambda: run_search_command(config_path, out, storage=storage, jobs=jobs, resume=resume,
+                                              scheduler=scheduler, verbose=not quiet))
+    click.echo(run.summary(top=top))
+    for name, path in run.files.items():
+        click.echo(f"{name}: {path}")
+    click.echo(f"search done in {run.seconds:.1f} s")
+
+
 def _lab_help() -> str:
     from babysit.labs.registry import DESCRIPTIONS  # noqa: PLC0415 - the registry imports no lab
 
@@ -204,7 +235,7 @@ def _guarded(action):
 
     try:
         return action()
-    except (ConfigError, RunDirError, FileNotFoundError, CheckpointError) as error:
+    except (ConfigError, RunDirError, FileNotFoundError, FileExistsError, CheckpointError) as error:
         raise _BadInput(str(error)) from error
     except PreflightFailed as error:
         click.echo(str(error), err=True)

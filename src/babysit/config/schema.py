@@ -308,6 +308,8 @@ class Config(Section):
     babysitter: BabysitterSpec = BabysitterSpec()
     checks: list[CheckName] = list(PREFLIGHT_CHECKS)
     checkpoint_every: int | None = Field(None, ge=1)
+    # read and checked by `babysit search` (babysit.search.config_section); a plain training run ignores it
+    search: dict[str, Any] | None = None
 
     @field_validator("checks", mode="before")
     @classmethod

@@ -52,17 +52,25 @@ def _preprocessing(out_dir, quick):
     return run_preprocessing_lab(out_dir, quick)
 
 
+def _search(out_dir, quick):
+    from babysit.labs.search_lab import run_search_lab  # noqa: PLC0415
+
+    return run_search_lab(out_dir, quick)
+
+
 #: Every lab by name, with the one-line description ``babysit lab --help`` lists.
 LABS = {
     "activations": _activations,
     "preprocessing": _preprocessing,
     "init": _init,
+    "search": _search,
     "babysitting": _babysitting,
     "schedules": _schedules,
     "optimizers": _optimizers,
 }
 
 DESCRIPTIONS = {
+    "search": "random vs grid search with one budget; coarse-to-fine in log space with early kill",
     "activations": "sigmoid to maxout on MNIST-1D: curves, vanishing gradients, the zig-zag of positive inputs",
     "preprocessing": "raw vs centered vs standardized vs PCA-whitened inputs: convergence and the data cloud",
     "init": "10-layer tanh/ReLU net: activations for init 0.01, 1.0, Xavier, He",
