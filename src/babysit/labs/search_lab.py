@@ -73,7 +73,7 @@ def run_search_lab(out_dir, quick: bool = False, seed: int = 0) -> tuple[dict, s
     ``distinct_lr`` (values of the important parameter tried) and ``best``; ``results["stages"]``
     holds per stage its ranges (``lr``, ``l2`` as ``(low, high)``), ``best``, and status counts.
     """
-    n_trials, epochs = (16, 6) if quick else (25, 15)
+    n_trials, epochs = (16, 6) if quick else (16, 15)
     objective = TwoLayerObjective()
     common = dict(seed=seed, verbose=False, pruner=None)
     random = random_search(objective, RANDOM_VS_GRID_SPACE, n_trials, epochs, **common)

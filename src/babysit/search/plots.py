@@ -91,7 +91,8 @@ def scores_figure(result, *, metric: str = "score"):
     for axis in axes.flat[len(names):]:
         axis.set_visible(False)
     handles, labels = axes.flat[0].get_legend_handles_labels()
-    figure.legend(handles, labels, loc="outside lower center", ncols=min(len(labels), 6), fontsize=8)
+    # about two legend entries per panel's width fit in a row; more rows rather than clipped ends
+    figure.legend(handles, labels, loc="outside lower center", ncols=min(len(labels), 2 * columns), fontsize=8)
     counts = ", ".join(f"{count} {status}" for status, count in result.status_counts().items())
     figure.suptitle(f"{metric} of each trial against each hyperparameter ({counts})")
     return figure
