@@ -52,6 +52,24 @@ def _preprocessing(out_dir, quick):
     return run_preprocessing_lab(out_dir, quick)
 
 
+def _ensembles(out_dir, quick):
+    from babysit.labs.ensembles_lab import run_ensembles_lab  # noqa: PLC0415
+
+    return run_ensembles_lab(out_dir, quick)
+
+
+def _transfer(out_dir, quick):
+    from babysit.labs.transfer_lab import run_transfer_lab  # noqa: PLC0415
+
+    return run_transfer_lab(out_dir, quick)
+
+
+def _distillation(out_dir, quick):
+    from babysit.labs.distillation_lab import run_distillation_lab  # noqa: PLC0415
+
+    return run_distillation_lab(out_dir, quick)
+
+
 def _search(out_dir, quick):
     from babysit.labs.search_lab import run_search_lab  # noqa: PLC0415
 
@@ -67,6 +85,9 @@ LABS = {
     "babysitting": _babysitting,
     "schedules": _schedules,
     "optimizers": _optimizers,
+    "ensembles": _ensembles,
+    "transfer": _transfer,
+    "distillation": _distillation,
 }
 
 DESCRIPTIONS = {
@@ -77,6 +98,9 @@ DESCRIPTIONS = {
     "babysitting": "the lecture's sanity checks and learning-rate search on a 2-layer net",
     "schedules": "every learning-rate schedule, and its effect on one training run",
     "optimizers": "every optimizer on 2-D loss surfaces and on MNIST-1D",
+    "ensembles": "independent CNNs vs their ensemble; snapshot ensembles, EMA and SWA from one run",
+    "transfer": "pretrain on digits 0-4, then scratch vs frozen body vs fine-tuning on few 5-9s",
+    "distillation": "a CNN-ensemble teacher's softened outputs vs labels alone for small MLP students",
 }
 
 
