@@ -20,7 +20,7 @@ import numpy as np
 from babysit.data import mnist1d
 from babysit.evaluation import Ensemble, distill, teacher_scores
 from babysit.functional.losses import log_softmax
-from babysit.labs.mnist1d_nets import accuracy, as_rows, as_signals, cnn, fit, mlp, one_blas_thread, steps_for
+from babysit.labs.mnist1d_nets import accuracy, as_rows, as_signals, cnn, fit, mlp, steps_for
 from babysit.report.plots import new_figure
 from babysit.schedules import cosine
 
@@ -48,7 +48,6 @@ def softened(scores, temperature: float) -> np.ndarray:
     return np.exp(log_softmax(np.asarray(scores, dtype=np.float64) / temperature))
 
 
-@one_blas_thread
 def run_distillation_lab(out_dir, quick: bool = False, seed: int = 0) -> tuple[dict, str]:
     """Train a CNN-ensemble teacher, then MLP students on labels alone and by distillation.
 

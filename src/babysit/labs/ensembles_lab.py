@@ -22,7 +22,7 @@ import numpy as np
 
 from babysit.data import mnist1d
 from babysit.evaluation import EMA, SWA, Ensemble, SnapshotCollector
-from babysit.labs.mnist1d_nets import accuracy, as_signals, cnn, fit, one_blas_thread, steps_for
+from babysit.labs.mnist1d_nets import accuracy, as_signals, cnn, fit, steps_for
 from babysit.report.plots import new_figure
 from babysit.schedules import warm_restarts
 from babysit.train.callbacks.base import Callback
@@ -89,7 +89,6 @@ def ensemble_curve(probabilities, y, rng, subsets: int = SUBSETS_PER_SIZE) -> di
     return curve
 
 
-@one_blas_thread
 def run_ensembles_lab(out_dir, quick: bool = False, seed: int = 0) -> tuple[dict, str]:
     """Train independent CNNs and one warm-restart run; compare members, ensembles and averages.
 

@@ -7,7 +7,6 @@ Kobak 2024) and plain MLPs, with Adam and a cosine decay of the rate, batches of
 
 from __future__ import annotations
 
-import functools
 import itertools
 
 import numpy as np
@@ -19,24 +18,6 @@ from babysit.train import Trainer
 
 BATCH_SIZE = 100
 SIGNAL_LENGTH = 40
-
-
-def one_blas_thread(lab):
-    """Run ``lab`` with BLAS limited to one thread (threadpoolctl), restored afterwards.
-
-    These networks multiply small matrices, where a second BLAS thread gains little and, on
-    a busy machine, loses a lot to threads waiting for each other: the quick transfer lab
-    took 2.4-4 s with one thread and 10-22 s with OpenBLAS's default two, on two shared cores.
-    """
-
-    @functools.wraps(lab)
-    def limited(*args, **kwargs):
-        from threadpoolctl import threadpool_limits  # noqa: PLC0415 - a dependency only labs and search need
-
-        with threadpool_limits(limits=1):
-            return lab(*args, **kwargs)
-
-    return limited
 
 
 def cnn(seed: int, classes: int = 10, channels: int = 25) -> nn.Sequential:

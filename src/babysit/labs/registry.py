@@ -12,97 +12,47 @@ True
 
 from __future__ import annotations
 
+import importlib
 import time
 from pathlib import Path
 
-
-def _init(out_dir, quick):
-    from babysit.labs.init_lab import run_init_lab  # noqa: PLC0415 - each lab loads only when it runs
-
-    return run_init_lab(out_dir, quick)
-
-
-def _babysitting(out_dir, quick):
-    from babysit.labs.babysitting_lab import run_babysitting_lab  # noqa: PLC0415
-
-    return run_babysitting_lab(out_dir, quick)
-
-
-def _schedules(out_dir, quick):
-    from babysit.labs.schedules_lab import run_schedules_lab  # noqa: PLC0415
-
-    return run_schedules_lab(out_dir, quick)
-
-
-def _optimizers(out_dir, quick):
-    from babysit.labs.optimizers_lab import run_optimizers_lab  # noqa: PLC0415
-
-    return run_optimizers_lab(out_dir, quick)
-
-
-def _activations(out_dir, quick):
-    from babysit.labs.activations_lab import run_activations_lab  # noqa: PLC0415
-
-    return run_activations_lab(out_dir, quick)
-
-
-def _preprocessing(out_dir, quick):
-    from babysit.labs.preprocessing_lab import run_preprocessing_lab  # noqa: PLC0415
-
-    return run_preprocessing_lab(out_dir, quick)
-
-
-def _ensembles(out_dir, quick):
-    from babysit.labs.ensembles_lab import run_ensembles_lab  # noqa: PLC0415
-
-    return run_ensembles_lab(out_dir, quick)
-
-
-def _transfer(out_dir, quick):
-    from babysit.labs.transfer_lab import run_transfer_lab  # noqa: PLC0415
-
-    return run_transfer_lab(out_dir, quick)
-
-
-def _distillation(out_dir, quick):
-    from babysit.labs.distillation_lab import run_distillation_lab  # noqa: PLC0415
-
-    return run_distillation_lab(out_dir, quick)
-
-
-def _search(out_dir, quick):
-    from babysit.labs.search_lab import run_search_lab  # noqa: PLC0415
-
-    return run_search_lab(out_dir, quick)
-
-
-#: Every lab by name, with the one-line description ``babysit lab --help`` lists.
-LABS = {
-    "activations": _activations,
-    "preprocessing": _preprocessing,
-    "init": _init,
-    "search": _search,
-    "babysitting": _babysitting,
-    "schedules": _schedules,
-    "optimizers": _optimizers,
-    "ensembles": _ensembles,
-    "transfer": _transfer,
-    "distillation": _distillation,
+#: Every lab by name, in the lectures' order: the module and function that run it, and the
+#: one-line description ``babysit lab --help`` lists. A lab's module loads only when it runs.
+_LABS = {
+    "init": ("babysit.labs.init_lab", "run_init_lab",
+            "10-layer tanh/ReLU net: activations for init 0.01, 1.0, Xavier, He"),
+    "activations": ("babysit.labs.activations_lab", "run_activations_lab",
+            "sigmoid to maxout on MNIST-1D: curves, vanishing gradients, the zig-zag of positive inputs"),
+    "preprocessing": ("babysit.labs.preprocessing_lab", "run_preprocessing_lab",
+            "raw vs centered vs standardized vs PCA-whitened inputs: convergence and the data cloud"),
+    "batchnorm": ("babysit.labs.batchnorm_lab", "run_batchnorm_lab",
+            "10-layer net with and without BatchNorm over learning rates and init scales"),
+    "babysitting": ("babysit.labs.babysitting_lab", "run_babysitting_lab",
+            "the lecture's sanity checks and learning-rate search on a 2-layer net"),
+    "optimizers": ("babysit.labs.optimizers_lab", "run_optimizers_lab",
+            "every optimizer on 2-D loss surfaces and on MNIST-1D"),
+    "schedules": ("babysit.labs.schedules_lab", "run_schedules_lab",
+            "every learning-rate schedule, and its effect on one training run"),
+    "search": ("babysit.labs.search_lab", "run_search_lab",
+            "random vs grid search with one budget; coarse-to-fine in log space with early kill"),
+    "regularization": ("babysit.labs.regularization_lab", "run_regularization_lab",
+            "none vs L2 vs dropout vs augmentation vs early stopping: the train/val gap"),
+    "ensembles": ("babysit.labs.ensembles_lab", "run_ensembles_lab",
+            "independent CNNs vs their ensemble; snapshot ensembles, EMA and SWA from one run"),
+    "transfer": ("babysit.labs.transfer_lab", "run_transfer_lab",
+            "pretrain on digits 0-4, then scratch vs frozen body vs fine-tuning on few 5-9s"),
+    "distillation": ("babysit.labs.distillation_lab", "run_distillation_lab",
+            "a CNN-ensemble teacher's softened outputs vs labels alone for small MLP students"),
 }
 
-DESCRIPTIONS = {
-    "search": "random vs grid search with one budget; coarse-to-fine in log space with early kill",
-    "activations": "sigmoid to maxout on MNIST-1D: curves, vanishing gradients, the zig-zag of positive inputs",
-    "preprocessing": "raw vs centered vs standardized vs PCA-whitened inputs: convergence and the data cloud",
-    "init": "10-layer tanh/ReLU net: activations for init 0.01, 1.0, Xavier, He",
-    "babysitting": "the lecture's sanity checks and learning-rate search on a 2-layer net",
-    "schedules": "every learning-rate schedule, and its effect on one training run",
-    "optimizers": "every optimizer on 2-D loss surfaces and on MNIST-1D",
-    "ensembles": "independent CNNs vs their ensemble; snapshot ensembles, EMA and SWA from one run",
-    "transfer": "pretrain on digits 0-4, then scratch vs frozen body vs fine-tuning on few 5-9s",
-    "distillation": "a CNN-ensemble teacher's softened outputs vs labels alone for small MLP students",
-}
+LABS = {name: f"{module}:{function}" for name, (module, function, _) in _LABS.items()}
+DESCRIPTIONS = {name: description for name, (_, _, description) in _LABS.items()}
 
+
+def lab_function(name: str):
+    """The function ``(out_dir, quick) -> (results, summary)`` of lab ``name``."""
+    module, function, _ = _LABS[name]
+    return getattr(importlib.import_module(module), function)
 
 def run(name: str, out_dir, quick: bool = False) -> dict:
     """Run lab ``name``, writing its PNGs and ``summary.md`` into ``out_dir``.
@@ -126,8 +76,13 @@ def run(name: str, out_dir, quick: bool = False) -> dict:
         raise ValueError(f"unknown lab {name!r}; expected one of {sorted(LABS)}")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    from threadpoolctl import threadpool_limits  # noqa: PLC0415 - loaded with the labs only
+
     started = time.perf_counter()
-    results, summary = LABS[name](out_dir, bool(quick))
+    # The labs' networks multiply small matrices: a second BLAS thread gains little there and,
+    # on a busy machine, loses several times over to threads waiting for each other.
+    with threadpool_limits(limits=1):
+        results, summary = lab_function(name)(out_dir, bool(quick))
     seconds = time.perf_counter() - started
     plots = sorted(out_dir.glob("*.png"))
     images = "\n".join(f"![{path.stem}]({path.name})" for path in plots)

@@ -24,7 +24,7 @@ from babysit import optim
 from babysit.data import mnist1d
 from babysit.data.mnist1d import make_mnist1d
 from babysit.evaluation import fine_tune_param_groups, freeze_all_but, replace_head
-from babysit.labs.mnist1d_nets import accuracy, as_signals, cnn, fit, one_blas_thread
+from babysit.labs.mnist1d_nets import accuracy, as_signals, cnn, fit
 from babysit.report.plots import new_figure
 
 SOURCE_SEED = 123
@@ -82,7 +82,6 @@ def train_three_ways(pretrained, few, test, seed: int) -> dict[str, float]:
     return scores
 
 
-@one_blas_thread
 def run_transfer_lab(out_dir, quick: bool = False, seed: int = 0) -> tuple[dict, str]:
     """Pretrain a CNN on digits 0-4, then compare the three recipes on few 5-9s, across sizes.
 
