@@ -87,6 +87,16 @@ def test_resuming_with_another_space_is_refused(tmp_path):
     assert result.exit_code == 2 and "--resume: study 'tiny'" in result.output and "other settings" in result.output
 
 
+def test_resuming_with_an_edited_training_config_is_refused(tmp_path):
+    out, config = tmp_path / "out", write(tmp_path, stages=[[2, 1]])
+    assert invoke("search", config, "--out", out, "--quiet").exit_code == 0
+    edited = yaml.safe_load(config.read_text())
+    edited["batch_size"] = 50  # another training run: the stored trials would not be comparable
+    config.write_text(yaml.safe_dump(edited, sort_keys=False))
+    result = invoke("search", config, "--out", out, "--quiet", "--resume")
+    assert result.exit_code == 2 and "other settings" in result.output and "objective: stored" in result.output
+
+
 def test_a_new_out_dir_with_resume_starts_the_search(tmp_path):
     result = invoke("search", write(tmp_path, stages=[[2, 1]]), "--out", tmp_path / "fresh", "--quiet", "--resume")
     assert result.exit_code == 0, result.output

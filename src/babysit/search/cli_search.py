@@ -17,6 +17,7 @@ from pathlib import Path
 
 from babysit.config.loading import ConfigError
 from babysit.search.config_search import ConfigSearchRun, run_config_search
+from babysit.search.storage import SettingsMismatch
 
 
 def run_search_command(config_path: Path, out: Path, *, storage: str | None = None, jobs: int | None = None,
@@ -49,10 +50,8 @@ def run_search_command(config_path: Path, out: Path, *, storage: str | None = No
         try:
             return run_config_search(config_path, out, storage=storage, study_name=study,
                                      resume=resume and bool(found), n_jobs=n_jobs, executor=executor, verbose=verbose)
-        except ValueError as error:
-            if isinstance(error, ConfigError) or "other settings" not in str(error):
-                raise
-            # the stored search had another space, budget or seed: say which, as a usage error
+        except SettingsMismatch as error:
+            # the stored search had another space, budget, seed or training config: say which, as a usage error
             raise ConfigError(f"--resume: {error}") from error
 
 

@@ -11,6 +11,7 @@ whole search and writes ``results.csv``, the plots and ``best.yaml`` (the winner
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import threading
@@ -58,6 +59,13 @@ class ConfigObjective:
         self.metric = metric
         self.mode = "min" if metric.endswith("loss") else "max"
         self.runs_dir = None if runs_dir is None else str(runs_dir)
+
+    @property
+    def fingerprint(self) -> str:
+        """A digest of the training config and the metric: the search's storage keeps it, so a
+        resume with an edited config (another model, optimizer, data...) is refused."""
+        text = json.dumps({"config": self.config, "metric": self.metric}, sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def trial_config(self, params: dict, epochs: int | None = None, seed: int | None = None) -> dict:
         """The training config of one trial (a plain dict)."""

@@ -11,7 +11,9 @@ tools), and our record's fields (``number``, ``stage``, ``status``, ``score``,
 ``epochs``, ``curve``, ``seed``, ``seconds``, ``error``) as user attributes of those
 names (Optuna's dashboard shows them as columns). The study keeps, as its user attribute
 ``"babysit"``, what the search was run with (space, budget, seed, strategy, direction), so
-a resume with other settings is refused instead of mixing two searches.
+a resume with other settings is refused (:class:`SettingsMismatch`) instead of mixing two
+searches. An objective that has a ``fingerprint`` attribute (a string, e.g. a digest of the
+training config it runs) has it stored too, so resuming with an edited objective is refused.
 
 Resume: a trial is *finished* once told. Trials a killed driver left RUNNING (or
 WAITING) are told FAIL, keeping ``status="running"``, and are ignored when reading back; the
@@ -25,8 +27,14 @@ import contextlib
 import math
 from pathlib import Path
 
+from babysit.errors import BabysitError
 from babysit.search.records import SearchResult, TrialRecord
 from babysit.search.spaces import space_from_config
+
+
+class SettingsMismatch(BabysitError, ValueError):
+    """A resumed study was run with other settings (space, budget, seed, strategy, objective)."""
+
 
 #: The Optuna state each of our statuses is told with.
 STATES = {"complete": "COMPLETE", "pruned": "PRUNED", "diverged": "PRUNED", "failed": "FAIL"}
@@ -135,7 +143,7 @@ class StudyStore:
         different = {key: (stored.get(key), value) for key, value in settings.items() if stored.get(key) != value}
         if different:
             details = "; ".join(f"{key}: stored {old!r}, now {new!r}" for key, (old, new) in different.items())
-            raise ValueError(f"study {self.name!r} in {self.url} was run with other settings ({details}); "
+            raise SettingsMismatch(f"study {self.name!r} in {self.url} was run with other settings ({details}); "
                              f"resume it with the same ones, or use another study_name")
 
     # ------------------------------------------------------------------ reading back

@@ -150,6 +150,9 @@ def run_stage(objective, space, n_trials, epochs, *, stage, study_name, strategy
                 "direction": options.direction, "stage": stage}
     if strategy == "grid":  # the grid depends on the budget; a random search may be extended
         settings["n_trials"] = n_trials
+    fingerprint = getattr(objective, "fingerprint", None)
+    if fingerprint is not None:  # e.g. a digest of the training config: an edited one is another search
+        settings["objective"] = str(fingerprint)
     store = StudyStore(options.storage, study_name, settings, options.direction, options.resume)
     interrupted = store.interrupt_stale()
     records = store.records()
