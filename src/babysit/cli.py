@@ -196,7 +196,8 @@ def search(config_path: Path, out: Path | None, storage: str | None, jobs: int |
 def _lab_help() -> str:
     from babysit.labs.registry import DESCRIPTIONS  # noqa: PLC0415 - the registry imports no lab
 
-    names = "\n".join(f"  {name:<12} {text}" for name, text in DESCRIPTIONS.items())
+    width = max(map(len, DESCRIPTIONS))
+    names = "\n".join(f"  {name:<{width}}  {text}" for name, text in DESCRIPTIONS.items())
     return ("Reproduce one lecture experiment: write its PNG plots and summary.md into --out.\n\n"
             f"\b\nNAME is one of:\n{names}")
 
