@@ -69,7 +69,7 @@ def test_every_problem_is_reported_once_each_led_by_its_key():
     assert any(p.startswith("optimizer.type: unknown optimizer 'Adamm' (did you mean 'adam'?); allowed: sgd,")
                for p in found)
     assert any(p.startswith("checks[0]: unknown check 'gradcheck' (did you mean 'gradient_check'?)") for p in found)
-    assert any(p.startswith("extra: unknown key; allowed: seed, data, preprocessing, model,") for p in found)
+    assert any(p.startswith("extra: unknown key; allowed: seed, data, preprocessing, augment, model,") for p in found)
     assert "babysitter.evry: unknown key (did you mean 'every'?); allowed: enabled, every, good_accuracy, gap" in found
 
 

@@ -4,10 +4,8 @@ between training and validation accuracy; augmentation and L2 raise validation a
 import numpy as np
 import pytest
 
-from babysit import nn, optim
-from babysit.data.augment import RandomTranslate
 from babysit.labs.registry import run
-from babysit.labs.regularization_lab import AugmentingTrainer, mlp
+from babysit.labs.regularization_lab import mlp
 
 
 def check_lecture_result(results):
@@ -41,30 +39,6 @@ def test_regularization_lab_reproduces_the_lecture(tmp_path):
     check_lecture_result(results)
     names = {path.rsplit("/", 1)[-1] for path in results["plots"]}
     assert names == {"regularization_curves.png", "regularization_strength.png"}
-
-
-def test_augmenting_trainer_trains_on_augmented_batches_only():
-    augmented, trained_on = [], []
-
-    class Recorder:
-        def augment(self, x, rng):
-            out = RandomTranslate(2, mode="wrap").augment(x, rng)
-            augmented.append(out)
-            return out
-
-    rng = np.random.default_rng(0)
-    x, y = rng.standard_normal((20, 40)).astype(np.float32), rng.integers(0, 10, 20)
-    model = mlp(0, width=16)
-    model.register_forward_hook(lambda module, inputs, output: trained_on.append(inputs) if module.training else None)
-    trainer = AugmentingTrainer(model, nn.SoftmaxCrossEntropy(), optim.SGD(model.parameters(), lr=0.1),
-                                augment=Recorder(), augment_rng=0, batch_size=10, verbose=False)
-    trainer.fit((x, y), (x, y), epochs=2)
-    # every training batch went through the augmentation and the model saw the augmented one;
-    # validation (20 signals per epoch, eval mode) did not go through it
-    assert len(augmented) == len(trained_on) == 4
-    for out, inputs in zip(augmented, trained_on, strict=True):
-        np.testing.assert_array_equal(out, inputs)
-    assert not any(np.array_equal(out, x[:10]) or np.array_equal(out, x[10:]) for out in augmented)
 
 
 def test_mlp_dropout_layout():

@@ -14,9 +14,19 @@ import numpy as np
 
 from babysit.config.loading import ConfigError
 from babysit.config.model import build_model
-from babysit.config.names import CALLBACKS, DATASETS, FILE_DATASETS, LOSSES, PENALTIES, PREPROCESSORS, SCHEDULES
+from babysit.config.names import (
+    AUGMENTATIONS,
+    CALLBACKS,
+    DATASETS,
+    FILE_DATASETS,
+    LOSSES,
+    PENALTIES,
+    PREPROCESSORS,
+    SCHEDULES,
+)
 from babysit.config.schema import Config, DataSpec, ScheduleSpec
 from babysit.data import Dataset
+from babysit.data.augment import Compose
 
 #: Callback arguments that are file locations: relative ones are taken inside the run directory.
 _PATH_ARGUMENTS = {"CSVLogger": "path", "ModelCheckpoint": "directory"}
@@ -48,6 +58,7 @@ class Setup:
     check_rng: np.random.Generator
     steps_per_epoch: int
     notes: list[str] = field(default_factory=list)
+    transform: object = None  # the training batches' augmentation (a Compose), or None
 
     @property
     def planned_lr(self) -> float:
@@ -91,7 +102,16 @@ def build(config: Config, *, out_dir=None, data: Dataset | None = None) -> Setup
     if babysitter is not None:
         callbacks.append(babysitter)
     return Setup(config, data, preprocessors, model, loss, penalties, optimizer, schedule, per, callbacks,
-                 babysitter, np.random.default_rng(trainer_seed), np.random.default_rng(check_seed), steps_per_epoch)
+                 babysitter, np.random.default_rng(trainer_seed), np.random.default_rng(check_seed), steps_per_epoch,
+                 transform=make_augmentation(config))
+
+
+def make_augmentation(config: Config):
+    """The config's ``augment`` list as one :class:`~babysit.data.augment.Compose` (``None`` when empty)."""
+    if not config.augment:
+        return None
+    steps = [_make(f"augment[{i}]", AUGMENTATIONS[spec.type], spec.args) for i, spec in enumerate(config.augment)]
+    return Compose(*steps)
 
 
 def load_data(spec: DataSpec) -> Dataset:

@@ -14,7 +14,7 @@ from functools import partial
 
 from babysit import data as datasets
 from babysit import nn, optim, schedules, train
-from babysit.data import PCA, PCAWhitening, Standardize, ZCAWhitening, ZeroCenter
+from babysit.data import PCA, PCAWhitening, Standardize, ZCAWhitening, ZeroCenter, augment
 from babysit.diagnostics.preflight import CHECKS
 
 #: Layers by name. Containers other than Residual and the losses are not layers of a list.
@@ -59,6 +59,13 @@ CALLBACKS: dict[str, type] = {
     name: getattr(train, name)
     for name in ("EarlyStopping", "ModelCheckpoint", "ReduceLROnPlateau", "TerminateOnNaN", "ExplosionGuard",
                  "CSVLogger")
+}
+
+#: Data augmentations (applied to each training batch) by class name.
+AUGMENTATIONS: dict[str, type] = {
+    name: getattr(augment, name)
+    for name in ("RandomHorizontalFlip", "RandomCrop", "RandomTranslate", "RandomScale", "ColorJitter",
+                 "AddGaussianNoise", "Cutout")
 }
 
 PREPROCESSORS: dict[str, type] = {

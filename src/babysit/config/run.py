@@ -145,7 +145,8 @@ def make_trainer(setup: Setup, out_dir=None, verbose: bool = True) -> Trainer:
             callbacks.insert(callbacks.index(setup.babysitter), _Heading("findings after training:"))
     config = setup.config
     return Trainer(setup.model, setup.loss, setup.optimizer, schedule=setup.schedule, schedule_per=setup.schedule_per,
-                   penalties=setup.penalties, callbacks=callbacks, batch_size=config.batch_size, rng=setup.trainer_rng,
+                   penalties=setup.penalties, transform=setup.transform, callbacks=callbacks,
+                   batch_size=config.batch_size, rng=setup.trainer_rng,
                    out_dir=out_dir, checkpoint_every=config.checkpoint_every, verbose=verbose)
 
 

@@ -15,6 +15,7 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from babysit.config.names import (
+    AUGMENTATIONS,
     CALLBACKS,
     DATASETS,
     FILE_DATASETS,
@@ -214,6 +215,15 @@ class PreprocessingSpec(Component):
     registry: ClassVar[dict] = PREPROCESSORS
 
 
+class AugmentationSpec(Component):
+    """A data augmentation of :mod:`babysit.data.augment`, applied to each training batch
+    (never to validation or test data): RandomHorizontalFlip, RandomCrop, RandomTranslate,
+    RandomScale, ColorJitter, AddGaussianNoise, Cutout."""
+
+    kind: ClassVar[str] = "augmentation"
+    registry: ClassVar[dict] = AUGMENTATIONS
+
+
 class DataSpec(BaseModel):
     """``name`` (built in, or a reader of local files with ``path``), ``val_size``, ``reshape``,
     and the data set function's own arguments (``flatten``, ``n_train``, ``noise``...).
@@ -297,6 +307,7 @@ class Config(Section):
     seed: int = Field(0, ge=0)
     data: DataSpec
     preprocessing: list[PreprocessingSpec] = []
+    augment: list[AugmentationSpec] = []
     model: list[LayerSpec] = Field(min_length=1)
     loss: LossSpec = LossSpec(type="SoftmaxCrossEntropy")
     penalties: list[PenaltySpec] = []

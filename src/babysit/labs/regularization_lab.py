@@ -37,20 +37,6 @@ L2_SWEEP = (1e-3, 1e-2, 3e-2, 1e-1)
 DROPOUT_SWEEP = (0.3, 0.5, 0.7)
 
 
-class AugmentingTrainer(Trainer):
-    """A :class:`~babysit.train.Trainer` that passes every training batch through ``augment``
-    (an ``aug.augment(x, rng)`` of :mod:`babysit.data.augment`) before the update; evaluation
-    and validation see the data unchanged. (The Trainer takes whole arrays, not a DataLoader
-    with a transform, so the augmentation hooks in here.)"""
-
-    def __init__(self, *args, augment, augment_rng=None, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.augment, self.augment_rng = augment, np.random.default_rng(augment_rng)
-
-    def train_step(self, x_batch, y_batch):
-        return super().train_step(self.augment.augment(x_batch, self.augment_rng), y_batch)
-
-
 class EvalOnTrain(Callback):
     """After each epoch, the loss and accuracy on the clean training set in evaluation mode."""
 
@@ -96,8 +82,7 @@ def train_regularized(data, train, epochs: int, *, l2: float = 0.0, dropout: flo
     kwargs = {"penalties": [nn.L2Penalty(l2)] if l2 else [], "callbacks": callbacks, "batch_size": BATCH_SIZE,
               "rng": seed, "verbose": False}
     loss, optimizer = nn.SoftmaxCrossEntropy(), optim.Adam(model.parameters(), lr=LR)
-    trainer = (Trainer(model, loss, optimizer, **kwargs) if augment is None
-               else AugmentingTrainer(model, loss, optimizer, augment=augment, augment_rng=seed, **kwargs))
+    trainer = Trainer(model, loss, optimizer, transform=augment, **kwargs)
     history = trainer.fit(train, data.val, epochs=epochs)
     splits = {"train": train, "val": data.val, "test": data.test}
     final = {f"{split}_{key}": float(value) for split, (x, y) in splits.items()

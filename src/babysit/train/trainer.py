@@ -38,6 +38,11 @@ class Trainer:
         had to it, so fine-tuning's lower rate for pretrained layers survives a schedule.
     penalties : sequence of L1Penalty / L2Penalty
         Added to the data loss (regularization in the loss).
+    transform : callable (x_batch, y_batch, rng) -> (x_batch, y_batch), optional
+        Applied to every training batch before the update: data augmentation
+        (:mod:`babysit.data.augment`, e.g. ``Compose(RandomHorizontalFlip(), RandomCrop(4))``).
+        It draws from the trainer's ``rng``, so a resumed run augments exactly as an
+        uninterrupted one. Validation, :meth:`evaluate` and :meth:`predict` see the data unchanged.
     callbacks : sequence of Callback
         Hooks run at the start and end of training, epochs and batches.
     batch_size : int
@@ -77,8 +82,8 @@ class Trainer:
     """
 
     def __init__(self, model, loss, optimizer, *, schedule=None, schedule_per: str = "batch", penalties=(),
-                 callbacks=(), batch_size: int = 128, rng=None, out_dir=None, checkpoint_every: int | None = None,
-                 verbose: bool = True):
+                 transform=None, callbacks=(), batch_size: int = 128, rng=None, out_dir=None,
+                 checkpoint_every: int | None = None, verbose: bool = True):
         if schedule_per not in ("batch", "epoch"):
             raise ValueError(f"Trainer: schedule_per must be 'batch' or 'epoch', got {schedule_per!r}")
         if not isinstance(batch_size, int) or batch_size < 1:
@@ -89,6 +94,9 @@ class Trainer:
         self.schedule, self.schedule_per = schedule, schedule_per
         self._lr_ratios = _lr_ratios(optimizer.param_groups)
         self.penalties = list(penalties)
+        if transform is not None and not callable(transform):
+            raise TypeError(f"Trainer: transform must be a callable (x, y, rng) -> (x, y), got {transform!r}")
+        self.transform = transform
         self.callbacks = CallbackList(callbacks)
         self.batch_size = batch_size
         self.rng = as_rng(rng)
@@ -234,8 +242,9 @@ class Trainer:
                 break
             index = progress.order[batch * size:(batch + 1) * size]
             self.callbacks.call("on_batch_begin", self, {"step": self.step, "batch": batch})
+            x_batch, y_batch = self._batch(x, y, index)
             try:
-                loss, scores = self.train_step(x[index], y[index])
+                loss, scores = self.train_step(x_batch, y_batch)
             except FloatingPointError as error:  # NonFiniteError included
                 self._diverge(error)
                 break
@@ -244,7 +253,7 @@ class Trainer:
             progress.batch, progress.seen = batch + 1, progress.seen + len(index)
             progress.total_loss += loss * len(index)
             if self.loss.takes_labels:
-                progress.correct += int((scores.argmax(axis=1) == y[index]).sum())
+                progress.correct += int((scores.argmax(axis=1) == y_batch).sum())
             if hasattr(bar, "set_postfix_str"):
                 bar.set_postfix_str(f"loss {loss:.3f}", refresh=False)
             if self._checkpoint_due(batch + 1 < batches):
@@ -252,6 +261,13 @@ class Trainer:
                 self.run_dir.save_checkpoint(self)
         if hasattr(bar, "close"):
             bar.close()
+
+    def _batch(self, x, y, index):
+        """The training batch at ``index``, through ``transform`` (augmentation) when there is one."""
+        if self.transform is None:
+            return x[index], y[index]
+        x_batch, y_batch = self.transform(x[index], y[index], self.rng)
+        return np.asarray(x_batch).astype(self.model.dtype, copy=False), np.asarray(y_batch)
 
     def _checkpoint_due(self, mid_epoch: bool) -> bool:
         return (self.run_dir is not None and self.checkpoint_every is not None and mid_epoch
