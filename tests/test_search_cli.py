@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -42,6 +43,16 @@ def write(tmp_path, name="tiny.yaml", **search) -> Path:
 
 def invoke(*args):
     return CliRunner().invoke(main, [str(arg) for arg in args], catch_exceptions=False)
+
+
+def finished_trials(db) -> int:
+    """Finished trials in the driver's database, read with sqlite3 read-only (no tables are created)."""
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as connection:
+            return connection.execute("SELECT COUNT(*) FROM trials WHERE state IN "
+                                      "('COMPLETE', 'PRUNED', 'FAIL')").fetchone()[0]
+    except sqlite3.OperationalError:  # no database or no table yet
+        return 0
 
 
 def rows(path) -> list[dict]:
@@ -142,18 +153,14 @@ def test_a_killed_search_resumes_without_losing_or_repeating_trials(tmp_path):
     env = {**os.environ, "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
     process = subprocess.Popen([sys.executable, "-m", "babysit", "search", str(config), "--out", str(out), "--quiet"],
                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    storage = f"sqlite:///{(out / 'search.db').resolve()}"
-    finished = []
     deadline = time.monotonic() + 60
-    while len(finished) < 4 and time.monotonic() < deadline and process.poll() is None:
-        time.sleep(0.1)
-        try:
-            study = optuna.load_study(study_name="tiny", storage=storage)
-        except Exception:  # the database or the study is not there yet
-            continue
-        finished = [t for t in study.get_trials(deepcopy=False) if t.state.is_finished()]
+    while finished_trials(out / "search.db") < 4 and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.05)
     process.send_signal(signal.SIGKILL)
     process.wait()
+    # read once the driver is dead: Optuna opening a database being created would race it
+    study = optuna.load_study(study_name="tiny", storage=f"sqlite:///{(out / 'search.db').resolve()}")
+    finished = [t for t in study.get_trials(deepcopy=False) if t.state.is_finished()]
     assert len(finished) >= 4, "the search did not store trials in time"
     kept = {t.user_attrs["number"]: (t.params, t.user_attrs["score"]) for t in finished}
     assert len(kept) < 16, "the search finished before the kill: make its trials slower"
