@@ -2,7 +2,6 @@
 edge warnings, early kill, successive halving, resumable storage (Optuna) and parallel trials."""
 
 from babysit.search.coarse_to_fine import coarse_to_fine, next_stage_space
-from babysit.search.config_search import ConfigObjective, run_config_search
 from babysit.search.plots import plot_command_center, plot_random_vs_grid, plot_scores
 from babysit.search.plots_stages import plot_stages
 from babysit.search.pruning import SuccessiveHalving
@@ -20,3 +19,12 @@ __all__ = [
     "ConfigObjective", "plot_command_center", "plot_random_vs_grid", "plot_scores", "plot_stages",
     "run_config_search",
 ]
+
+
+def __getattr__(name):
+    # config-file searches load the config machinery (pydantic), which plain searches do not need
+    if name in ("ConfigObjective", "run_config_search"):
+        from babysit.search import config_search  # noqa: PLC0415
+
+        return getattr(config_search, name)
+    raise AttributeError(f"module 'babysit.search' has no attribute {name!r}")
