@@ -89,3 +89,23 @@ def test_optimizers_lab_reproduces_the_lecture(tmp_path):
     assert mnist["Adam"]["train_loss"][-1] < 0.8 * sgd
     assert mnist["Adam"]["test_accuracy"] > mnist["SGD"]["test_accuracy"]
     assert {"optimizers_taco.png", "optimizers_mnist1d.png"} <= {p.rsplit("/", 1)[-1] for p in results["plots"]}
+
+
+@pytest.fixture
+def two_fast_labs(monkeypatch):
+    """Only the two fastest labs, so that `lab all` runs in a few seconds."""
+    from babysit.labs import registry
+
+    monkeypatch.setattr(registry, "LABS", {name: registry.LABS[name] for name in ("babysitting", "optimizers")})
+
+
+def test_lab_all_runs_every_lab_into_its_folder_and_writes_an_index(tmp_path, two_fast_labs):
+    result = CliRunner().invoke(main, ["lab", "all", "--quick", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert [line.split(":")[0] for line in result.output.splitlines()[:2]] == ["lab babysitting", "lab optimizers"]
+    index = (tmp_path / "index.md").read_text()
+    assert "(quick runs" in index and "[babysitting](babysitting/summary.md)" in index
+    assert index.index("babysitting") < index.index("optimizers")  # the lectures' order
+    for name in ("babysitting", "optimizers"):
+        assert (tmp_path / name / "summary.md").is_file()
+

@@ -199,7 +199,8 @@ def _lab_help() -> str:
     width = max(map(len, DESCRIPTIONS))
     names = "\n".join(f"  {name:<{width}}  {text}" for name, text in DESCRIPTIONS.items())
     return ("Reproduce one lecture experiment: write its PNG plots and summary.md into --out.\n\n"
-            f"\b\nNAME is one of:\n{names}")
+            f"\b\nNAME is one of:\n{names}\n  {'all':<{width}}  every lab in turn, each into --out/NAME "
+            "[default: runs/labs]")
 
 
 @main.command(short_help="Reproduce a lecture experiment (plots + summary.md).", help=_lab_help())
@@ -209,8 +210,17 @@ def _lab_help() -> str:
 @click.option("--quick", is_flag=True, help="A smaller version (seconds) that still shows the lecture's result.")
 def lab(name: str, out: Path | None, quick: bool) -> None:
     """Run the lab NAME."""
-    from babysit.labs.registry import LABS, run  # noqa: PLC0415
+    from babysit.labs.registry import LABS, run, run_all  # noqa: PLC0415
 
+    if name == "all":
+        out = out if out is not None else Path("runs") / "labs"
+
+        def done(lab_name, result):
+            click.echo(f"lab {lab_name}: {len(result['plots'])} plots in {out / lab_name} ({result['seconds']:.1f} s)")
+
+        run_all(out, quick=quick, on_done=done)
+        click.echo(f"index: {out / 'index.md'}")
+        return
     if name not in LABS:
         raise _BadInput(f"unknown lab {name!r}; available: {', '.join(LABS)}")
     out = out if out is not None else Path("runs") / "labs" / name

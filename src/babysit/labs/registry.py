@@ -92,3 +92,27 @@ def run(name: str, out_dir, quick: bool = False) -> dict:
     summary_path = out_dir / "summary.md"
     summary_path.write_text(page, encoding="utf-8")
     return {**results, "plots": [str(path) for path in plots], "summary_path": str(summary_path), "seconds": seconds}
+
+
+def run_all(out_dir, quick: bool = False, names=None, on_done=None) -> dict:
+    """Run every lab (or ``names``, in the lectures' order) into ``out_dir/NAME``, and write
+    ``out_dir/index.md`` linking each lab's summary with its time.
+
+    ``on_done(name, result)`` is called after each lab (progress). Returns ``{name: result}``.
+    """
+    names = list(LABS) if names is None else list(names)
+    unknown = sorted(set(names) - set(LABS))
+    if unknown:
+        raise ValueError(f"unknown labs {unknown}; expected names from {list(LABS)}")
+    out_dir = Path(out_dir)
+    results = {}
+    for name in [lab for lab in LABS if lab in names]:
+        results[name] = run(name, out_dir / name, quick=quick)
+        if on_done is not None:
+            on_done(name, results[name])
+    rows = "\n".join(f"| [{name}]({name}/summary.md) | {DESCRIPTIONS[name]} | {len(result['plots'])} | "
+                      f"{result['seconds']:.1f} s |" for name, result in results.items())
+    mode = "quick runs (`--quick`)" if quick else "default runs"
+    (out_dir / "index.md").write_text(f"# The labs ({mode})\n\n| lab | what it shows | plots | time |\n"
+                                      f"|---|---|---:|---:|\n{rows}\n", encoding="utf-8")
+    return results
