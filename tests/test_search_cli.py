@@ -71,8 +71,11 @@ def test_search_prints_the_table_and_writes_results(tmp_path):
     assert "saved about" in text and "best: stage" in text
     table = rows(out / "results.csv")
     assert len(table) == 6 and {row["stage"] for row in table} == {"1", "2"}
-    for name in ("scores.png", "command_center.png", "stages.png", "search.db", "best.yaml"):
+    for name in ("scores.png", "command_center.png", "stages.png", "search.db", "best.yaml", "index.html"):
         assert (out / name).stat().st_size > 0, name
+    page = (out / "index.html").read_text()
+    assert page.count("data:image/png;base64,") == 3 and page.count("<tr") == 1 + 6  # header + every trial
+    assert f"trial {table[0]['trial']}: val_accuracy" in page and "babysit train" in page
     best = load_config(out / "best.yaml")
     assert best.optimizer.lr == pytest.approx(float(table[0]["optimizer.lr"]))
     assert best.epochs == 3 and best.search is None

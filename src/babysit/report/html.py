@@ -16,7 +16,8 @@ from babysit.report.rundata import RunData
 
 _SEVERITY = {"fail": 0, "warn": 1, "ok": 2}
 
-_CSS = """
+#: The report pages' style sheet (also used by the search's page).
+PAGE_CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 2rem auto;
        max-width: 1200px; padding: 0 1rem; color: #1f2328; line-height: 1.45; }
 h1 { margin-bottom: 0.2rem; } h2 { border-bottom: 1px solid #d0d7de; padding-bottom: 0.2rem; margin-top: 2rem; }
@@ -63,7 +64,7 @@ def render_page(run: RunData, plots: list[DrawnPlot], skipped: list[tuple[str, s
     ]
     return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
             f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-            f"<title>{escape(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
+            f"<title>{escape(title)}</title>\n<style>{PAGE_CSS}</style>\n</head>\n<body>\n"
             + "\n".join(part for part in body if part) + "\n</body>\n</html>\n")
 
 

@@ -21,6 +21,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from babysit.atomic import write_text
 from babysit.config.loading import ConfigError, dump_config, read_yaml, validate
 from babysit.search.config_section import SearchPlan, split_config, substitute
 
@@ -162,7 +163,8 @@ def run_config_search(source, out_dir=None, *, storage=None, study_name: str | N
         A YAML file (or a dict) holding a training config and a ``search:`` section.
     out_dir : str or Path, optional
         Where to write ``results.csv``, ``scores.png``, ``command_center.png``,
-        ``stages.png`` (coarse to fine), ``best.yaml`` and, with ``keep_runs``, ``trials/``.
+        ``stages.png`` (coarse to fine), ``best.yaml``, ``index.html`` (all of it on one page)
+        and, with ``keep_runs``, ``trials/``.
     storage : None, path or database URL
         Where the trials are recorded (``None``: in memory; a path: SQLite).
     study_name : str, optional
@@ -234,7 +236,7 @@ def write_outputs(run: ConfigSearchRun, out: Path, objective: ConfigObjective, *
         header = (f"# best trial of the search: stage {best.stage}, trial {best.number}, {metric} {best.score:.4f} "
                   f"in {best.epochs} epochs.\n# babysit train {files['best']} re-trains it (same seed) with the "
                   "checks and the Babysitter, and scores it on the test set once.\n")
-        files["best"].write_text(header + dump_config(validate(winner)))
+        write_text(files["best"], header + dump_config(validate(winner)))
     if plots and result.trials:
         from babysit.search.plots import plot_command_center, plot_scores  # noqa: PLC0415 - matplotlib
         from babysit.search.plots_stages import plot_stages  # noqa: PLC0415
@@ -243,6 +245,9 @@ def write_outputs(run: ConfigSearchRun, out: Path, objective: ConfigObjective, *
         files["command_center"] = plot_command_center(result, out / "command_center.png", metric=metric)
         if len(result.spaces) > 1:
             files["stages"] = plot_stages(result, out / "stages.png", metric=metric)
+    from babysit.search.html_page import write_search_page  # noqa: PLC0415 - only when writing
+
+    files["page"] = write_search_page(run, files, out / "index.html")
     return files
 
 
