@@ -44,7 +44,7 @@ class Augmentation:
         return out.copy() if out is x else out  # e.g. ColorJitter() with nothing to do
 
     def _augment(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must implement _augment(x, rng)")
 
     def __repr__(self) -> str:
         arguments = ", ".join(f"{key}={value!r}" for key, value in vars(self).items() if not key.startswith("_"))

@@ -13,6 +13,7 @@ CS231n "Training Neural Networks II", hyperparameter optimization:
 
 from __future__ import annotations
 
+from collections import Counter
 from functools import cache
 
 import numpy as np
@@ -102,10 +103,7 @@ def _strategy_numbers(result) -> dict:
 
 def _stage_numbers(result, stage: int) -> dict:
     space = result.spaces[stage - 1]
-    trials = result.stage(stage)
-    counts: dict[str, int] = {}
-    for trial in trials:
-        counts[trial.status] = counts.get(trial.status, 0) + 1
+    counts = dict(Counter(trial.status for trial in result.stage(stage)))
     complete = [trial for trial in result.ranked(stage) if trial.status == "complete"]
     return {"ranges": {name: (dim.low, dim.high) for name, dim in space.items()}, "counts": counts,
             "best": complete[0].score if complete else None,

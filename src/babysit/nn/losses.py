@@ -43,7 +43,7 @@ class Loss:
         return None
 
     def _compute(self, scores, y):
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must implement _compute(scores, y)")
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"

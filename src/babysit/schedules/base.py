@@ -32,7 +32,7 @@ class Schedule:
         return float(self.value(step))
 
     def value(self, step) -> float:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must implement value(step) -> lr")
 
     def values(self, steps: int) -> list[float]:
         """The learning rates of steps ``0 .. steps - 1`` (for plots and tables)."""

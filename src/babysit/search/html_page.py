@@ -8,12 +8,12 @@ to look for. Every value from the search is escaped; nothing is fetched from out
 from __future__ import annotations
 
 import base64
-import math
 from html import escape
 from pathlib import Path
 
 from babysit.atomic import write_text
 from babysit.report.html import PAGE_CSS
+from babysit.search.records import format_cell
 
 #: What each plot shows, by the key ``write_outputs`` gives it.
 CAPTIONS = {
@@ -61,7 +61,8 @@ def _best(result, metric, files) -> str:
         best = result.best
     except ValueError as error:
         return f'<p class="verdict fail">No best trial: {escape(str(error))}</p>'
-    values = ", ".join(f"<code>{escape(name)}={escape(_cell(value))}</code>" for name, value in best.params.items())
+    values = ", ".join(f"<code>{escape(name)}={escape(format_cell(value))}</code>"
+                       for name, value in best.params.items())
     retrain = (f" Re-train it with the checks and the Babysitter: <code>babysit train {escape(str(files['best']))}"
                "</code>.") if "best" in files else ""
     return (f'<p class="verdict ok">Best: stage {best.stage}, trial {best.number}: {escape(metric)} '
@@ -89,15 +90,12 @@ def _table(rows) -> str:
     status_class = {"complete": "ok", "pruned": "", "diverged": "fail", "failed": "fail"}
     lines = []
     for row in rows:
-        cells = "".join(f'<td class="num">{escape(_cell(row[column]))}</td>' if isinstance(row[column], (int, float))
-                        else f"<td>{escape(_cell(row[column]))}</td>" for column in columns)
+        cells = "".join(_td(row[column]) for column in columns)
         lines.append(f'<tr class="{status_class.get(row["status"], "")}">{cells}</tr>')
     return f"<table><tr>{head}</tr>{''.join(lines)}</table>"
 
 
-def _cell(value) -> str:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
+def _td(value) -> str:
+    """A table cell; numbers align right."""
+    numeric = ' class="num"' if isinstance(value, (int, float)) else ""
+    return f"<td{numeric}>{escape(format_cell(value))}</td>"

@@ -164,7 +164,7 @@ class SearchResult:
         if not rows:
             return "(no trials)"
         columns = [column for column in rows[0] if column not in ("seed", "error")]
-        cells = [[_cell(row[column]) for column in columns] for row in rows]
+        cells = [[format_cell(row[column]) for column in columns] for row in rows]
         widths = [max(len(column), *(len(line[i]) for line in cells)) for i, column in enumerate(columns)]
         lines = ["  ".join(column.rjust(width) for column, width in zip(columns, widths, strict=True))]
         lines += ["  ".join(cell.rjust(width) for cell, width in zip(line, widths, strict=True)) for line in cells]
@@ -197,8 +197,9 @@ def _param_names(trials) -> list[str]:
     return names
 
 
-def _cell(value) -> str:
-    if value is None:
+def format_cell(value) -> str:
+    """A table cell: ``-`` for a missing (or non-finite) value, 4 significant digits for a float."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "-"
     if isinstance(value, float):
         return f"{value:.4g}"
